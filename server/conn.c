@@ -1,0 +1,432 @@
+/* server/conn.c — client connections on the thread that accepted them:
+ * query buffer and parsing, limits (maxclients, client-query-buffer-limit,
+ * proto-max-bulk-len), reply ordering (replies are written in request order
+ * even when commands finish on other threads out of order), output flushing.
+ * Owns: struct conn and its lifetime. Must not touch keyspace data: commands
+ * reach the shards through dispatch.c. */
+#include "server/server.h"
+#include "server/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <mimalloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_ARGV_STACK 64
+#define PROCESS_BUDGET 1024
+
+static void conn_on_data(struct io_sock *s, const char *data, size_t len);
+static void conn_on_eof(struct io_sock *s, int err);
+static void conn_on_sent(struct io_sock *s, int err);
+static void conn_on_closed(struct io_sock *s);
+
+static const struct io_sock_ops conn_ops = {
+    .on_data = conn_on_data,
+    .on_eof = conn_on_eof,
+    .on_sent = conn_on_sent,
+    .on_closed = conn_on_closed,
+};
+
+static void format_peer(int fd, bool is_unix, char *addr, size_t alen, char *laddr, size_t llen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (is_unix) {
+        snprintf(addr, alen, "/unixsocket:0");
+        snprintf(laddr, llen, "/unixsocket:0");
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(addr, alen, "%s:%d", ip, port);
+    sl = sizeof(ss);
+    ip[0] = '?';
+    ip[1] = 0;
+    port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(laddr, llen, "%s:%d", ip, port);
+}
+
+static void reject_connection(struct worker *w, int fd, const char *msg)
+{
+    ssize_t r = write(fd, msg, strlen(msg));
+    (void)r;
+    close(fd);
+    w->stats.rejected_connections++;
+}
+
+void conn_accept(struct worker *w, int fd, bool is_unix)
+{
+    if (w->stopping) {
+        close(fd);
+        return;
+    }
+    uint32_t total = atomic_fetch_add(&g_total_clients, 1) + 1;
+    if (total > (uint32_t)w->cfg.maxclients) {
+        atomic_fetch_sub(&g_total_clients, 1);
+        reject_connection(w, fd, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (!is_unix) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (w->cfg.tcp_keepalive > 0)
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    }
+    struct conn *c = mi_zalloc(sizeof(*c));
+    c->w = w;
+    c->id = atomic_fetch_add(&g_next_client_id, 1);
+    c->resp = 2;
+    c->authenticated = w->cfg.requirepass[0] == 0;
+    c->ctime_ms = c->last_ms = w->now_ms;
+    c->last_cmd = "NULL";
+    if (is_unix)
+        c->flags |= CONN_UNIX;
+    buf_init(&c->query);
+    buf_init(&c->out[0]);
+    buf_init(&c->out[1]);
+    resp_parser_init(&c->parser);
+    c->parser.max_bulk = w->cfg.proto_max_bulk_len;
+    c->parser.authenticated = c->authenticated;
+    format_peer(fd, is_unix, c->addr, sizeof(c->addr), c->laddr, sizeof(c->laddr));
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    w->stats.total_connections++;
+    io_sock_start(w->loop, &c->sock, fd, &conn_ops);
+}
+
+/* ---------- replies in request order ---------- */
+
+struct buf *conn_begin_reply(struct conn *c, struct pending **pend)
+{
+    if (!c->phead) {
+        *pend = NULL;
+        conn_queue_flush(c);
+        return &c->out[c->out_active];
+    }
+    *pend = conn_defer_reply(c);
+    return &(*pend)->out;
+}
+
+void conn_end_reply(struct conn *c, struct pending *pend)
+{
+    if (pend)
+        conn_pending_done(c, pend);
+}
+
+struct pending *conn_defer_reply(struct conn *c)
+{
+    struct pending *p = mi_zalloc(sizeof(*p));
+    buf_init(&p->out);
+    if (c->ptail)
+        c->ptail->next = p;
+    else
+        c->phead = p;
+    c->ptail = p;
+    return p;
+}
+
+static void drain_pending(struct conn *c)
+{
+    while (c->phead && c->phead->done) {
+        struct pending *p = c->phead;
+        struct buf *o = &c->out[c->out_active];
+        if (o->len == 0 && o->cap < p->out.cap) {
+            /* hand the buffer over instead of copying */
+            struct buf tmp = *o;
+            *o = p->out;
+            p->out = tmp;
+        } else if (p->out.len) {
+            buf_put(o, p->out.data, p->out.len);
+        }
+        if (p->action == PEND_CLOSE)
+            c->flags |= CONN_CLOSE_AFTER_REPLY;
+        c->phead = p->next;
+        if (!c->phead)
+            c->ptail = NULL;
+        buf_free(&p->out);
+        mi_free(p);
+    }
+    conn_queue_flush(c);
+}
+
+void conn_pending_done(struct conn *c, struct pending *p)
+{
+    p->done = true;
+    if (c->phead == p)
+        drain_pending(c);
+}
+
+void conn_queue_flush(struct conn *c)
+{
+    if (c->flush_queued)
+        return;
+    c->flush_queued = true;
+    c->next_flush = c->w->flush_list;
+    c->w->flush_list = c;
+}
+
+static void conn_start_send(struct conn *c)
+{
+    if (c->send_in_flight || c->sock_closed || c->closing)
+        return;
+    struct buf *o = &c->out[c->out_active];
+    if (!o->len) {
+        if ((c->flags & CONN_CLOSE_AFTER_REPLY) && !c->phead)
+            conn_close(c);
+        return;
+    }
+    c->out_active ^= 1;
+    c->send_in_flight = true;
+    c->w->stats.net_output_bytes += o->len;
+    io_sock_send(&c->sock, o->data, o->len);
+}
+
+void conn_flush_all(struct worker *w)
+{
+    while (w->flush_list) {
+        struct conn *c = w->flush_list;
+        w->flush_list = c->next_flush;
+        c->flush_queued = false;
+        conn_start_send(c);
+    }
+}
+
+static void conn_on_sent(struct io_sock *s, int err)
+{
+    struct conn *c = (struct conn *)s;
+    c->send_in_flight = false;
+    struct buf *sent = &c->out[c->out_active ^ 1];
+    sent->len = 0;
+    buf_shrink(sent);
+    if (err < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->out[c->out_active].len || (c->flags & CONN_CLOSE_AFTER_REPLY))
+        conn_queue_flush(c);
+    if (c->paused && !c->phead)
+        conn_resume(c);
+}
+
+/* ---------- input ---------- */
+
+static void protocol_error(struct conn *c, const char *msg)
+{
+    struct pending *pend;
+    struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    reply_error(&r, msg);
+    conn_end_reply(c, pend);
+    c->flags |= CONN_CLOSE_AFTER_REPLY;
+    serverlog(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", msg, (unsigned long long)c->id,
+              c->addr);
+}
+
+static void run_parsed(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    struct arg stackv[MAX_ARGV_STACK];
+    struct arg *argv = p->argc <= MAX_ARGV_STACK ? stackv : mi_malloc(sizeof(struct arg) * (size_t)p->argc);
+    for (int i = 0; i < p->argc; i++) {
+        argv[i].p = c->query.data + p->argv[i].off;
+        argv[i].len = p->argv[i].len;
+    }
+    int argc = p->argc;
+    resp_parser_next(p);
+    dispatch_command(c, argc, argv);
+    if (argv != stackv)
+        mi_free(argv);
+}
+
+/* Parse and run what the query buffer holds, until it needs more bytes,
+ * the connection pauses for a multi-shard operation, or it closes. */
+static void process_input(struct conn *c)
+{
+    unsigned budget = PROCESS_BUDGET;
+    while (!c->closing && !c->paused && !(c->flags & CONN_CLOSE_AFTER_REPLY) && budget--) {
+        enum resp_status st = resp_parse(&c->parser, c->query.data, c->query.len);
+        if (st == RESP_NEED_MORE)
+            break;
+        if (st == RESP_ERROR) {
+            protocol_error(c, c->parser.error);
+            break;
+        }
+        if (st == RESP_EMPTY) {
+            resp_parser_next(&c->parser);
+            continue;
+        }
+        run_parsed(c);
+    }
+    /* drop consumed bytes */
+    size_t used = c->parser.kind == '*' && c->parser.argc ? c->parser.argv[0].off : c->parser.pos;
+    if (c->parser.kind == '*' && !c->parser.argc)
+        used = c->parser.pos;
+    if (used) {
+        buf_consume(&c->query, used);
+        resp_parser_shift(&c->parser, used);
+    }
+    if (!c->query.len)
+        buf_shrink(&c->query);
+}
+
+static void check_query_limit(struct conn *c)
+{
+    if (c->query.len > (size_t)c->w->cfg.client_query_buffer_limit) {
+        serverlog(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s qbuf=%zu",
+                  (unsigned long long)c->id, c->addr, c->query.len);
+        conn_close(c);
+    }
+}
+
+static void conn_on_data(struct io_sock *s, const char *data, size_t len)
+{
+    struct conn *c = (struct conn *)s;
+    if (c->closing)
+        return;
+    c->w->stats.net_input_bytes += len;
+    c->last_ms = c->w->now_ms;
+    buf_put(&c->query, data, len);
+    if (c->query.len > c->qbuf_peak)
+        c->qbuf_peak = c->query.len;
+    if (!c->paused)
+        process_input(c);
+    if (!c->closing)
+        check_query_limit(c);
+}
+
+void conn_resume(struct conn *c)
+{
+    c->paused = false;
+    if (!c->closing && c->query.len)
+        process_input(c);
+}
+
+/* ---------- closing ---------- */
+
+static void conn_on_eof(struct io_sock *s, int err)
+{
+    (void)err;
+    conn_close((struct conn *)s);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    w->nconns--;
+    atomic_fetch_sub(&g_total_clients, 1);
+    io_sock_close(&c->sock);
+}
+
+static void conn_free(struct conn *c)
+{
+    struct pending *p = c->phead;
+    while (p) {
+        struct pending *n = p->next;
+        buf_free(&p->out);
+        mi_free(p);
+        p = n;
+    }
+    buf_free(&c->query);
+    buf_free(&c->out[0]);
+    buf_free(&c->out[1]);
+    resp_parser_free(&c->parser);
+    mi_free(c->name);
+    mi_free(c);
+}
+
+static void conn_on_closed(struct io_sock *s)
+{
+    struct conn *c = (struct conn *)s;
+    c->sock_closed = true;
+    /* remove from the flush list lazily: a queued flush of a closed conn is skipped */
+    if (c->flush_queued) {
+        struct conn **link = &c->w->flush_list;
+        while (*link && *link != c)
+            link = &(*link)->next_flush;
+        if (*link)
+            *link = c->next_flush;
+        c->flush_queued = false;
+    }
+    if (c->inflight == 0)
+        conn_free(c);
+}
+
+/* A remote operation referencing the connection came back. */
+void conn_release(struct conn *c)
+{
+    c->inflight--;
+    if (c->inflight == 0 && c->sock_closed)
+        conn_free(c);
+}
+
+void conn_check_timeouts(struct worker *w)
+{
+    if (w->cfg.timeout <= 0)
+        return;
+    int64_t limit = w->cfg.timeout * 1000;
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *n = c->next;
+        if (!c->phead && !c->paused && w->now_ms - c->last_ms > limit) {
+            serverlog(LL_VERBOSE, "Closing idle client");
+            conn_close(c);
+        }
+        c = n;
+    }
+}
+
+void conn_describe(struct conn *c, struct buf *out)
+{
+    char line[1024];
+    int64_t now = c->w->now_ms;
+    int n = snprintf(line, sizeof(line),
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 psub=0 "
+                     "ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
+                     "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d lib-name=%s "
+                     "lib-ver=%s thread=%d\n",
+                     (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
+                     (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), c->db,
+                     c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
+                     c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
+                     c->last_cmd, c->resp, c->lib_name, c->lib_ver, c->w->id);
+    buf_put(out, line, (size_t)n);
+}

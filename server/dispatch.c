@@ -1,0 +1,144 @@
+/* server/dispatch.c — from a parsed request to where it runs: command lookup
+ * (with subcommands), arity, authentication, key extraction, slot -> owner
+ * thread, and the choice between inline, remote single-shard and
+ * multi-shard execution. Errors are Redis's, word for word.
+ * Owns: the checks done before any routing. Must not touch keyspace data. */
+#include "server/server.h"
+#include "cluster/slot.h"
+
+#include <ctype.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_KEYS_STACK 64
+
+static void append_quoted_args(char *out, size_t outlen, const struct arg *argv, int from, int argc)
+{
+    size_t n = strlen(out);
+    for (int i = from; i < argc && n + 8 < outlen; i++) {
+        /* Redis prints at most 128 bytes of each argument, and args until the buffer is full */
+        int w = snprintf(out + n, outlen - n, "'%.*s' ", (int)(argv[i].len > 128 ? 128 : argv[i].len),
+                         argv[i].p);
+        if (w < 0 || (size_t)w >= outlen - n) {
+            out[n] = 0;
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            *s = ' ';
+}
+
+const struct command *command_lookup(const struct arg *argv, int argc, const char **errp)
+{
+    static _Thread_local char err[1024];
+    const struct command *cmd = command_find(argv[0].p, argv[0].len);
+    if (!cmd) {
+        snprintf(err, sizeof(err), "ERR unknown command '%.*s', with args beginning with: ",
+                 (int)(argv[0].len > 128 ? 128 : argv[0].len), argv[0].p);
+        append_quoted_args(err, sizeof(err), argv, 1, argc);
+        sanitize(err);
+        *errp = err;
+        return NULL;
+    }
+    if (cmd->subcmds && argc >= 2) {
+        const struct command *sub = command_find_sub(cmd, argv[1].p, argv[1].len);
+        if (!sub) {
+            char upper[64];
+            size_t i = 0;
+            for (; cmd->name[i] && i < sizeof(upper) - 1; i++)
+                upper[i] = (char)toupper((unsigned char)cmd->name[i]);
+            upper[i] = 0;
+            snprintf(err, sizeof(err), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                     (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, upper);
+            sanitize(err);
+            *errp = err;
+            return NULL;
+        }
+        cmd = sub;
+    }
+    if ((cmd->arity > 0 && cmd->arity != argc) || (cmd->arity < 0 && argc < -cmd->arity)) {
+        snprintf(err, sizeof(err), "ERR wrong number of arguments for '%s' command", cmd->name);
+        *errp = err;
+        return NULL;
+    }
+    return cmd;
+}
+
+static void reply_now_error(struct conn *c, const char *msg)
+{
+    struct pending *pend;
+    struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    reply_error(&r, msg);
+    conn_end_reply(c, pend);
+}
+
+/* Keyless commands and connection commands run here, on the connection's thread. */
+static void exec_inline(struct conn *c, const struct command *cmd, int argc, struct arg *argv)
+{
+    struct pending *pend;
+    struct cmd_ctx ctx = {
+        .w = c->w,
+        .ks = &c->w->ks,
+        .conn = c,
+        .cmd = cmd,
+        .db = c->db,
+        .argc = argc,
+        .argv = argv,
+        .now_ms = c->w->now_ms,
+        .client_id = c->id,
+    };
+    ctx.r.b = conn_begin_reply(c, &pend);
+    ctx.r.resp = c->resp;
+    cmd->handler(&ctx);
+    conn_end_reply(c, pend);
+}
+
+void dispatch_command(struct conn *c, int argc, struct arg *argv)
+{
+    const char *err = NULL;
+    struct worker *w = c->w;
+    w->stats.total_commands++;
+    const struct command *cmd = command_lookup(argv, argc, &err);
+    if (!cmd) {
+        reply_now_error(c, err);
+        return;
+    }
+    c->last_cmd = cmd->name;
+    if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
+        reply_now_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if (cmd->flags & CMD_CONN) {
+        exec_inline(c, cmd, argc, argv);
+        return;
+    }
+    if (cmd->flags & CMD_GLOBAL) {
+        exec_mso(c, cmd, argc, argv, NULL, 0);
+        return;
+    }
+    int keystack[MAX_KEYS_STACK];
+    int maxkeys = argc;
+    int *keys = maxkeys <= MAX_KEYS_STACK ? keystack : mi_malloc(sizeof(int) * (size_t)maxkeys);
+    int nkeys = command_keys(cmd, argv, argc, keys, maxkeys);
+    if (nkeys <= 0) {
+        exec_inline(c, cmd, argc, argv);
+    } else {
+        int owner = g_slot_owner[arg_slot(&argv[keys[0]])];
+        bool same = true;
+        for (int i = 1; i < nkeys && same; i++)
+            same = g_slot_owner[arg_slot(&argv[keys[i]])] == owner;
+        if (same || !cmd->mso)
+            exec_single(c, cmd, argc, argv, owner, keys, nkeys);
+        else
+            exec_mso(c, cmd, argc, argv, keys, nkeys);
+    }
+    if (keys != keystack)
+        mi_free(keys);
+}

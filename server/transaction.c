@@ -1,0 +1,545 @@
+/* server/transaction.c — how commands run on shards.
+ *
+ * Single-shard: a command whose keys all live on one thread runs there at
+ * once (inline when that is the connection's own thread, else by message),
+ * unless a key carries an intent lock of a queued multi-shard operation; then
+ * it queues behind it in the shard's txqueue.
+ *
+ * Multi-shard (mso): a command whose keys span threads, or that needs every
+ * shard, takes a transaction id from the global counter and is scheduled on
+ * every shard involved. A shard accepts it only at the tail of its queue
+ * (its id must exceed every id it already took), taking intent locks on its
+ * keys; if any shard refuses, the operation is withdrawn everywhere and
+ * rescheduled with a new id. Once scheduled everywhere, the coordinator (the
+ * connection's thread) runs hops: each shard runs a hop when the operation is
+ * at the head of its queue. So every shard runs multi-shard operations in id
+ * order and no reader sees half of one. The connection pauses until the
+ * operation finishes, which keeps its own requests in order.
+ *
+ * Owns: execution messages, scheduling, hops. Must not parse requests or
+ * know any command's semantics (those are the mso_ops of each family). */
+#include "server/server.h"
+#include "cluster/slot.h"
+
+#include <mimalloc.h>
+#include <stddef.h>
+#include <string.h>
+
+#define FPS_INLINE 4
+
+/* ---------- copying a request so it can outlive the query buffer ---------- */
+
+static size_t args_bytes(int argc, const struct arg *argv)
+{
+    size_t n = sizeof(struct arg) * (size_t)argc;
+    for (int i = 0; i < argc; i++)
+        n += argv[i].len + 1;
+    return n;
+}
+
+/* Lay out argv (array, then bytes) in `mem`. */
+static struct arg *args_copy(void *mem, int argc, const struct arg *argv)
+{
+    struct arg *out = mem;
+    char *p = (char *)(out + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        p[argv[i].len] = 0;
+        out[i].p = p;
+        out[i].len = argv[i].len;
+        p += argv[i].len + 1;
+    }
+    return out;
+}
+
+static void key_fps(int db, const struct arg *argv, const int *keyidx, int nkeys, uint64_t *fps)
+{
+    for (int i = 0; i < nkeys; i++)
+        fps[i] = txq_fingerprint(db, argv[keyidx[i]].p, argv[keyidx[i]].len);
+}
+
+/* ---------- running a whole mso on one shard ---------- */
+
+static void run_mso_here(struct cmd_ctx *ctx, struct mso *t)
+{
+    const struct mso_ops *ops = ctx->cmd->mso;
+    for (int hop = 0; hop >= 0; hop = ops->next(t, hop)) {
+        ctx->keyidx = t->parts[0].keyidx;
+        ctx->nkeys = t->parts[0].nkeys;
+        struct reply saved = ctx->r;
+        ctx->r.b = &t->parts[0].out;
+        ops->hop(ctx, t, 0, hop);
+        ctx->r = saved;
+    }
+    ops->reply(t, &ctx->r);
+}
+
+static void mso_free_state(struct mso *t)
+{
+    for (int i = 0; i < t->nparts; i++) {
+        buf_free(&t->parts[i].out);
+        mi_free(t->parts[i].data);
+    }
+    buf_free(&t->scratch);
+    mi_free(t->state);
+}
+
+/* Run a command on this shard now: the handler, or every hop of its mso. */
+static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
+{
+    if (!ctx->cmd->mso) {
+        ctx->keyidx = keyidx;
+        ctx->nkeys = nkeys;
+        ctx->cmd->handler(ctx);
+        return;
+    }
+    struct mso_part part = {.shard = ctx->w->id, .nkeys = nkeys, .keyidx = keyidx};
+    struct mso t = {
+        .cmd = ctx->cmd,
+        .ops = ctx->cmd->mso,
+        .db = ctx->db,
+        .resp = ctx->r.resp,
+        .client_id = ctx->client_id,
+        .argc = ctx->argc,
+        .argv = ctx->argv,
+        .nparts = 1,
+        .parts = &part,
+        .single = true,
+    };
+    buf_init(&part.out);
+    run_mso_here(ctx, &t);
+    mso_free_state(&t);
+}
+
+/* ---------- single-shard operations ---------- */
+
+struct exec_op {
+    struct msg m;
+    struct txq_item qi;
+    struct conn *conn;
+    struct pending *pend;
+    int origin;
+    const struct command *cmd;
+    int db;
+    int resp;
+    uint64_t client_id;
+    int argc;
+    struct arg *argv;
+    int nkeys;
+    int *keyidx;
+    uint64_t *fps;
+    struct buf out;
+};
+
+static struct exec_op *exec_op_new(struct conn *c, const struct command *cmd, int argc, const struct arg *argv,
+                                   const int *keyidx, int nkeys)
+{
+    size_t abytes = args_bytes(argc, argv);
+    size_t kbytes = sizeof(int) * (size_t)nkeys;
+    size_t fbytes = sizeof(uint64_t) * (size_t)nkeys;
+    struct exec_op *op = mi_malloc(sizeof(*op) + fbytes + kbytes + abytes);
+    memset(op, 0, sizeof(*op));
+    op->fps = (uint64_t *)(op + 1);
+    op->keyidx = (int *)((char *)op->fps + fbytes);
+    op->argv = args_copy((char *)op->keyidx + kbytes, argc, argv);
+    memcpy(op->keyidx, keyidx, kbytes);
+    op->conn = c;
+    op->origin = c->w->id;
+    op->cmd = cmd;
+    op->db = c->db;
+    op->resp = c->resp;
+    op->client_id = c->id;
+    op->argc = argc;
+    op->nkeys = nkeys;
+    buf_init(&op->out);
+    return op;
+}
+
+static void exec_op_returned(struct worker *w, struct msg *m)
+{
+    (void)w;
+    struct exec_op *op = (struct exec_op *)m;
+    struct conn *c = op->conn;
+    struct buf tmp = op->pend->out;
+    op->pend->out = op->out;
+    op->out = tmp;
+    conn_pending_done(c, op->pend);
+    buf_free(&op->out);
+    mi_free(op);
+    conn_release(c);
+}
+
+static void exec_op_run(struct worker *w, struct exec_op *op)
+{
+    struct cmd_ctx ctx = {
+        .w = w,
+        .ks = &w->ks,
+        .cmd = op->cmd,
+        .db = op->db,
+        .argc = op->argc,
+        .argv = op->argv,
+        .now_ms = w->now_ms,
+        .client_id = op->client_id,
+    };
+    ctx.r.b = &op->out;
+    ctx.r.resp = op->resp;
+    run_command(&ctx, op->keyidx, op->nkeys);
+    op->m.fn = exec_op_returned;
+    worker_send(w, op->origin, &op->m);
+}
+
+/* On the owner shard: run now, or queue behind an intent lock. */
+static void exec_op_arrive(struct worker *w, struct msg *m)
+{
+    struct exec_op *op = (struct exec_op *)m;
+    bool global = op->cmd->mso && op->cmd->mso->global;
+    if (w->txq.len) {
+        key_fps(op->db, op->argv, op->keyidx, op->nkeys, op->fps);
+        if (txq_conflicts(&w->txq, op->fps, op->nkeys, global)) {
+            op->qi.txid = 0;
+            op->qi.fps = op->fps;
+            op->qi.nfps = op->nkeys;
+            op->qi.global = global;
+            op->qi.ready = true;
+            txq_append(&w->txq, &op->qi);
+            return;
+        }
+    }
+    exec_op_run(w, op);
+}
+
+void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg *argv, int owner,
+                 const int *keyidx, int nkeys)
+{
+    struct worker *w = c->w;
+    bool global = cmd->mso && cmd->mso->global;
+    if (owner == w->id) {
+        bool conflict = false;
+        if (w->txq.len) {
+            uint64_t fstack[16] = {0};
+            uint64_t *fps = nkeys <= 16 ? fstack : mi_malloc(sizeof(uint64_t) * (size_t)nkeys);
+            key_fps(c->db, argv, keyidx, nkeys, fps);
+            conflict = txq_conflicts(&w->txq, fps, nkeys, global);
+            if (fps != fstack)
+                mi_free(fps);
+        }
+        if (!conflict) {
+            struct pending *pend;
+            struct cmd_ctx ctx = {
+                .w = w,
+                .ks = &w->ks,
+                .conn = c,
+                .cmd = cmd,
+                .db = c->db,
+                .argc = argc,
+                .argv = argv,
+                .now_ms = w->now_ms,
+                .client_id = c->id,
+            };
+            ctx.r.b = conn_begin_reply(c, &pend);
+            ctx.r.resp = c->resp;
+            run_command(&ctx, (int *)keyidx, nkeys);
+            conn_end_reply(c, pend);
+            return;
+        }
+    }
+    struct exec_op *op = exec_op_new(c, cmd, argc, argv, keyidx, nkeys);
+    op->pend = conn_defer_reply(c);
+    c->inflight++;
+    if (owner == w->id) {
+        exec_op_arrive(w, &op->m);
+        return;
+    }
+    op->m.fn = exec_op_arrive;
+    worker_send(w, owner, &op->m);
+}
+
+/* ---------- multi-shard operations ---------- */
+
+enum mso_shard_state { MS_SCHEDULING, MS_SCHEDULED, MS_FAILED };
+
+/* The part of an mso a shard holds; one message ping-pongs between the
+ * coordinator and the shard. */
+struct mso_shard {
+    struct msg m;
+    struct txq_item qi;
+    struct mso *t;
+    int part;
+    int hop;
+    bool hop_pending;   /* shard: run `hop` when at the head */
+    bool finish;        /* shard: release when at the head after the hop */
+    bool accepted;      /* schedule result */
+    uint64_t fps_inline[FPS_INLINE];
+};
+
+static void mso_schedule(struct worker *w, struct mso *t);
+static void mso_finish(struct worker *w, struct mso *t);
+static void mso_hop_msg(struct worker *w, struct msg *m);
+static void mso_unschedule_msg(struct worker *w, struct msg *m);
+
+static void mso_shard_free(struct mso_shard *ms)
+{
+    if (ms->qi.fps && ms->qi.fps != ms->fps_inline)
+        mi_free(ms->qi.fps);
+    mi_free(ms);
+}
+
+static void mso_run_hop(struct worker *w, struct mso_shard *ms);
+
+void shard_process_queue(struct worker *w)
+{
+    struct txq_item *it;
+    while ((it = txq_head(&w->txq))) {
+        if (it->txid == 0) {
+            struct exec_op *op = (struct exec_op *)((char *)it - offsetof(struct exec_op, qi));
+            txq_remove(&w->txq, it);
+            exec_op_run(w, op);
+            continue;
+        }
+        struct mso_shard *ms = (struct mso_shard *)((char *)it - offsetof(struct mso_shard, qi));
+        if (ms->hop_pending) {
+            ms->hop_pending = false;
+            mso_run_hop(w, ms);
+            continue;
+        }
+        if (ms->finish) {
+            txq_remove(&w->txq, it);
+            mso_shard_free(ms);
+            continue;
+        }
+        break;
+    }
+}
+
+/* coordinator side: a reply from a shard */
+static void mso_scheduled_reply(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    struct mso *t = ms->t;
+    if (!ms->accepted)
+        t->failed++;
+    if (--t->waiting)
+        return;
+    if (!t->failed) {
+        t->scheduled = true;
+        t->hop = 0;
+        t->waiting = t->nparts;
+        struct mso_shard **shards = t->shards;
+        for (int i = 0; i < t->nparts; i++) {
+            struct mso_shard *s = shards[i];
+            s->hop = 0;
+            s->m.fn = mso_hop_msg;
+            worker_send(w, t->parts[i].shard, &s->m);
+        }
+        return;
+    }
+    /* withdraw everywhere and try again with a new id */
+    w->stats.tx_retries++;
+    struct mso_shard **shards = t->shards;
+    for (int i = 0; i < t->nparts; i++) {
+        struct mso_shard *s = shards[i];
+        if (s->accepted) {
+            s->m.fn = mso_unschedule_msg;
+            worker_send(w, t->parts[i].shard, &s->m);
+        } else {
+            mso_shard_free(s);
+        }
+        shards[i] = NULL;
+    }
+    mso_schedule(w, t);
+}
+
+/* shard side */
+static void mso_unschedule_msg(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    txq_remove(&w->txq, &ms->qi);
+    mso_shard_free(ms);
+    shard_process_queue(w);
+}
+
+static void mso_schedule_msg(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    ms->accepted = txq_append(&w->txq, &ms->qi);
+    ms->m.fn = mso_scheduled_reply;
+    worker_send(w, ms->t->coordinator, &ms->m);
+}
+
+static void mso_hop_done(struct worker *w, struct msg *m);
+
+static void mso_run_hop(struct worker *w, struct mso_shard *ms)
+{
+    struct mso *t = ms->t;
+    struct mso_part *part = &t->parts[ms->part];
+    struct cmd_ctx ctx = {
+        .w = w,
+        .ks = &w->ks,
+        .cmd = t->cmd,
+        .db = t->db,
+        .argc = t->argc,
+        .argv = t->argv,
+        .now_ms = w->now_ms,
+        .client_id = t->client_id,
+        .keyidx = part->keyidx,
+        .nkeys = part->nkeys,
+    };
+    ctx.r.b = &part->out;
+    ctx.r.resp = t->resp;
+    t->ops->hop(&ctx, t, ms->part, ms->hop);
+    ms->m.fn = mso_hop_done;
+    worker_send(w, t->coordinator, &ms->m);
+}
+
+/* shard side: a hop request */
+static void mso_hop_msg(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    if (txq_head(&w->txq) == &ms->qi) {
+        mso_run_hop(w, ms);
+        return;
+    }
+    ms->hop_pending = true;
+}
+
+/* shard side: the operation is over */
+static void mso_finish_msg(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    txq_remove(&w->txq, &ms->qi);
+    mso_shard_free(ms);
+    shard_process_queue(w);
+}
+
+/* coordinator side: a hop finished on one shard */
+static void mso_hop_done(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    struct mso *t = ms->t;
+    if (--t->waiting)
+        return;
+    int next = t->ops->next(t, t->hop);
+    struct mso_shard **shards = t->shards;
+    if (next < 0) {
+        for (int i = 0; i < t->nparts; i++) {
+            shards[i]->m.fn = mso_finish_msg;
+            worker_send(w, t->parts[i].shard, &shards[i]->m);
+            shards[i] = NULL;
+        }
+        mso_finish(w, t);
+        return;
+    }
+    t->hop = next;
+    t->waiting = t->nparts;
+    for (int i = 0; i < t->nparts; i++) {
+        shards[i]->hop = next;
+        shards[i]->m.fn = mso_hop_msg;
+        worker_send(w, t->parts[i].shard, &shards[i]->m);
+    }
+}
+
+static void mso_schedule(struct worker *w, struct mso *t)
+{
+    t->txid = atomic_fetch_add(&g_next_txid, 1);
+    t->failed = 0;
+    t->waiting = t->nparts;
+    struct mso_shard **shards = t->shards;
+    bool global = t->ops->global;
+    for (int i = 0; i < t->nparts; i++) {
+        struct mso_part *p = &t->parts[i];
+        struct mso_shard *ms = mi_zalloc(sizeof(*ms));
+        ms->t = t;
+        ms->part = i;
+        ms->qi.txid = t->txid;
+        ms->qi.global = global;
+        ms->qi.nfps = p->nkeys;
+        ms->qi.fps = p->nkeys <= FPS_INLINE ? ms->fps_inline : mi_malloc(sizeof(uint64_t) * (size_t)p->nkeys);
+        key_fps(t->db, t->argv, p->keyidx, p->nkeys, ms->qi.fps);
+        ms->m.fn = mso_schedule_msg;
+        shards[i] = ms;
+        worker_send(w, p->shard, &ms->m);
+    }
+}
+
+static void mso_finish(struct worker *w, struct mso *t)
+{
+    (void)w;
+    struct conn *c = t->conn;
+    struct reply r = {&t->pend->out, t->resp};
+    t->ops->reply(t, &r);
+    conn_pending_done(c, t->pend);
+    mso_free_state(t);
+    mi_free(t->shards);
+    mi_free(t->parts);
+    mi_free(t->argmem);
+    mi_free(t);
+    conn_release(c);
+    if (!c->closing)
+        conn_resume(c);
+}
+
+/* Group the keys by owner shard. */
+static int mso_build_parts(struct mso *t, const int *keyidx, int nkeys, bool global)
+{
+    if (global) {
+        t->parts = mi_zalloc(sizeof(struct mso_part) * (size_t)g_nworkers);
+        for (int i = 0; i < g_nworkers; i++)
+            t->parts[i].shard = i;
+        return g_nworkers;
+    }
+    int owners[MAX_THREADS];
+    int count[MAX_THREADS] = {0};
+    int nparts = 0;
+    int *ownerof = mi_malloc(sizeof(int) * (size_t)nkeys);
+    for (int i = 0; i < nkeys; i++) {
+        int o = g_slot_owner[arg_slot(&t->argv[keyidx[i]])];
+        ownerof[i] = o;
+        if (!count[o]++)
+            owners[nparts++] = o;
+    }
+    t->parts = mi_zalloc(sizeof(struct mso_part) * (size_t)nparts + sizeof(int) * (size_t)nkeys);
+    int *idx = (int *)(t->parts + nparts);
+    int partof[MAX_THREADS];
+    for (int p = 0; p < nparts; p++) {
+        t->parts[p].shard = owners[p];
+        t->parts[p].keyidx = idx;
+        idx += count[owners[p]];
+        partof[owners[p]] = p;
+    }
+    for (int i = 0; i < nkeys; i++) {
+        struct mso_part *p = &t->parts[partof[ownerof[i]]];
+        p->keyidx[p->nkeys++] = keyidx[i];
+    }
+    mi_free(ownerof);
+    return nparts;
+}
+
+void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
+              int nkeys)
+{
+    struct worker *w = c->w;
+    bool global = cmd->mso->global;
+    if (global && g_nworkers == 1) {
+        exec_single(c, cmd, argc, argv, 0, keyidx, nkeys);
+        return;
+    }
+    struct mso *t = mi_zalloc(sizeof(*t));
+    t->conn = c;
+    t->cmd = cmd;
+    t->ops = cmd->mso;
+    t->db = c->db;
+    t->resp = c->resp;
+    t->client_id = c->id;
+    t->coordinator = w->id;
+    t->argc = argc;
+    t->argmem = mi_malloc(args_bytes(argc, argv));
+    t->argv = args_copy(t->argmem, argc, argv);
+    t->nparts = mso_build_parts(t, keyidx, nkeys, global);
+    for (int i = 0; i < t->nparts; i++)
+        buf_init(&t->parts[i].out);
+    t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
+    t->pend = conn_defer_reply(c);
+    c->inflight++;
+    c->paused = true;
+    mso_schedule(w, t);
+}

@@ -1,0 +1,225 @@
+/* shard/object.c — entry allocation and the string encodings (see object.h).
+ * All memory comes from the calling shard thread's heap (shard/memory.h). */
+#include "shard/object.h"
+#include "shard/memory.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+static obj_free_fn type_free[8];
+static obj_clone_fn type_clone[8];
+
+void obj_register_type(int type, obj_free_fn free_fn, obj_clone_fn clone_fn)
+{
+    type_free[type & 7] = free_fn;
+    type_clone[type & 7] = clone_fn;
+}
+
+bool string_to_int64(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 20)
+        return false;
+    size_t i = 0;
+    bool neg = false;
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+        if (len == 1)
+            return false;
+    }
+    if (s[i] == '0' && len > i + 1)
+        return false; /* leading zeros are not canonical */
+    if (neg && s[i] == '0')
+        return false; /* "-0" */
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return false;
+        *out = (int64_t)(0 - v);
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return false;
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+size_t int64_to_string(char *buf, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
+static struct entry *entry_alloc(const char *key, size_t klen, size_t extra)
+{
+    struct entry *e = smem_alloc(sizeof(struct entry) + klen + extra);
+    memset(e, 0, sizeof(*e));
+    e->keylen = (uint32_t)klen;
+    memcpy(e->data, key, klen);
+    return e;
+}
+
+struct entry *entry_new_int(const char *key, size_t klen, int64_t v)
+{
+    struct entry *e = entry_alloc(key, klen, 0);
+    e->type = OBJ_STRING;
+    e->enc = ENC_INT;
+    e->val.ival = v;
+    return e;
+}
+
+struct entry *entry_new_string_raw(const char *key, size_t klen, const char *val, size_t vlen, size_t cap)
+{
+    if (cap < vlen)
+        cap = vlen;
+    struct entry *e = entry_alloc(key, klen, cap);
+    e->type = OBJ_STRING;
+    e->enc = (vlen <= EMBSTR_MAX && cap == vlen) ? ENC_EMBSTR : ENC_RAW;
+    e->val.str.len = (uint32_t)vlen;
+    e->val.str.cap = (uint32_t)cap;
+    if (vlen)
+        memcpy(e->data + klen, val, vlen);
+    return e;
+}
+
+struct entry *entry_new_string(const char *key, size_t klen, const char *val, size_t vlen)
+{
+    int64_t iv;
+    if (vlen <= 20 && string_to_int64(val, vlen, &iv))
+        return entry_new_int(key, klen, iv);
+    return entry_new_string_raw(key, klen, val, vlen, vlen);
+}
+
+struct entry *entry_new_object(const char *key, size_t klen, int type, int enc, void *ptr)
+{
+    struct entry *e = entry_alloc(key, klen, 0);
+    e->type = (uint8_t)type;
+    e->enc = (uint8_t)enc;
+    e->val.ptr = ptr;
+    return e;
+}
+
+void entry_free(struct entry *e)
+{
+    if (!e)
+        return;
+    if (e->type != OBJ_STRING && type_free[e->type & 7])
+        type_free[e->type & 7](e->val.ptr, e->enc);
+    smem_free(e);
+}
+
+static size_t entry_payload(const struct entry *e)
+{
+    size_t n = (e->flags & E_EXPIRE ? 8 : 0) + e->keylen;
+    if (e->type == OBJ_STRING && e->enc != ENC_INT)
+        n += e->val.str.cap;
+    return n;
+}
+
+struct entry *entry_set_expire(struct entry *e, int64_t when_ms)
+{
+    bool has = e->flags & E_EXPIRE;
+    if (when_ms < 0) {
+        if (!has)
+            return e;
+        size_t rest = entry_payload(e) - 8;
+        memmove(e->data, e->data + 8, rest);
+        e->flags &= (uint8_t)~E_EXPIRE;
+        return smem_realloc(e, sizeof(*e) + rest);
+    }
+    if (!has) {
+        size_t rest = entry_payload(e);
+        e = smem_realloc(e, sizeof(*e) + rest + 8);
+        memmove(e->data + 8, e->data, rest);
+        e->flags |= E_EXPIRE;
+    }
+    memcpy(e->data, &when_ms, sizeof(when_ms));
+    return e;
+}
+
+struct entry *entry_make_raw(struct entry *e)
+{
+    if (e->enc != ENC_INT)
+        return e;
+    char digits[24];
+    size_t n = int64_to_string(digits, e->val.ival);
+    size_t head = (e->flags & E_EXPIRE ? 8 : 0) + e->keylen;
+    e = smem_realloc(e, sizeof(*e) + head + n);
+    memcpy(e->data + head, digits, n);
+    e->enc = ENC_RAW;
+    e->val.str.len = (uint32_t)n;
+    e->val.str.cap = (uint32_t)n;
+    return e;
+}
+
+struct entry *entry_reserve_str(struct entry *e, size_t len)
+{
+    e = entry_make_raw(e);
+    e->enc = ENC_RAW;
+    if (len <= e->val.str.cap)
+        return e;
+    size_t cap = len < 1024 * 1024 ? len * 2 : len + 1024 * 1024;
+    size_t head = (e->flags & E_EXPIRE ? 8 : 0) + e->keylen;
+    e = smem_realloc(e, sizeof(*e) + head + cap);
+    e->val.str.cap = (uint32_t)cap;
+    return e;
+}
+
+const char *entry_string(struct entry *e, char *tmp, size_t *len)
+{
+    if (e->enc == ENC_INT) {
+        *len = int64_to_string(tmp, e->val.ival);
+        return tmp;
+    }
+    *len = e->val.str.len;
+    return entry_str(e);
+}
+
+size_t entry_string_len(struct entry *e)
+{
+    if (e->enc == ENC_INT) {
+        char tmp[24];
+        return int64_to_string(tmp, e->val.ival);
+    }
+    return e->val.str.len;
+}
+
+struct entry *entry_clone(struct entry *e, const char *key, size_t klen)
+{
+    struct entry *c;
+    if (e->type == OBJ_STRING) {
+        if (e->enc == ENC_INT)
+            c = entry_new_int(key, klen, e->val.ival);
+        else {
+            c = entry_new_string_raw(key, klen, entry_str(e), e->val.str.len, e->val.str.len);
+            c->enc = e->enc == ENC_EMBSTR && e->val.str.len <= EMBSTR_MAX ? ENC_EMBSTR : ENC_RAW;
+        }
+    } else {
+        void *copy = type_clone[e->type & 7] ? type_clone[e->type & 7](e->val.ptr, e->enc) : NULL;
+        c = entry_new_object(key, klen, e->type, e->enc, copy);
+    }
+    c->lru = e->lru;
+    return c;
+}
+
+size_t entry_memory(const struct entry *e) { return smem_usable(e); }
