@@ -119,6 +119,10 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
         exec_inline(c, cmd, argc, argv);
         return;
     }
+    if (cmd->route) {
+        exec_single(c, cmd, argc, argv, cmd->route(argv, argc), NULL, 0);
+        return;
+    }
     if (cmd->flags & CMD_GLOBAL) {
         exec_mso(c, cmd, argc, argv, NULL, 0);
         return;

@@ -87,6 +87,9 @@ struct command {
     const char *acl;     /* space separated ACL categories without '@' */
     const struct command *subcmds; /* NULL-name terminated */
     cmd_getkeys getkeys;
+    /* keyless commands that must run on one particular thread (SCAN: the
+     * owner of the cursor's slot) return that thread's id */
+    int (*route)(const struct arg *argv, int argc);
     /* filled at startup */
     const struct command *parent;
     int id;
