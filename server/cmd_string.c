@@ -270,9 +270,11 @@ static void cmd_strlen(struct cmd_ctx *c)
     reply_int(&c->r, e ? (int64_t)entry_string_len(e) : 0);
 }
 
-static bool check_string_size(struct cmd_ctx *c, long long total)
+/* offset + len must fit in proto-max-bulk-len; checked without overflow */
+static bool check_string_size(struct cmd_ctx *c, long long offset, size_t len)
 {
-    if (total > c->w->cfg.proto_max_bulk_len) {
+    long long max = c->w->cfg.proto_max_bulk_len;
+    if ((long long)len > max || offset > max - (long long)len) {
         reply_error(&c->r, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return false;
     }
@@ -294,7 +296,7 @@ static void cmd_append(struct cmd_ctx *c)
         return;
     }
     size_t cur = entry_string_len(e);
-    if (!check_string_size(c, (long long)(cur + val->len)))
+    if (!check_string_size(c, (long long)cur, val->len))
         return;
     struct entry *ne = entry_reserve_str(e, cur + val->len);
     memcpy(entry_str(ne) + ne->val.str.len, val->p, val->len);
@@ -323,7 +325,7 @@ static void cmd_setrange(struct cmd_ctx *c)
             reply_int(&c->r, 0);
             return;
         }
-        if (!check_string_size(c, offset + (long long)val->len))
+        if (!check_string_size(c, offset, val->len))
             return;
         e = entry_new_string_raw(key->p, key->len, "", 0, (size_t)offset + val->len);
         memset(entry_str(e), 0, (size_t)offset);
@@ -339,7 +341,7 @@ static void cmd_setrange(struct cmd_ctx *c)
         reply_int(&c->r, (int64_t)cur);
         return;
     }
-    if (!check_string_size(c, offset + (long long)val->len))
+    if (!check_string_size(c, offset, val->len))
         return;
     size_t need = (size_t)offset + val->len;
     struct entry *ne = entry_reserve_str(e, need > cur ? need : cur);

@@ -135,14 +135,16 @@ static struct exec_op *exec_op_new(struct conn *c, const struct command *cmd, in
                                    const int *keyidx, int nkeys)
 {
     size_t abytes = args_bytes(argc, argv);
-    size_t kbytes = sizeof(int) * (size_t)nkeys;
+    /* keep the argv array 8-byte aligned after the key indices */
+    size_t kbytes = (sizeof(int) * (size_t)nkeys + 7) & ~(size_t)7;
     size_t fbytes = sizeof(uint64_t) * (size_t)nkeys;
     struct exec_op *op = mi_malloc(sizeof(*op) + fbytes + kbytes + abytes);
     memset(op, 0, sizeof(*op));
     op->fps = (uint64_t *)(op + 1);
     op->keyidx = (int *)((char *)op->fps + fbytes);
     op->argv = args_copy((char *)op->keyidx + kbytes, argc, argv);
-    memcpy(op->keyidx, keyidx, kbytes);
+    if (nkeys)
+        memcpy(op->keyidx, keyidx, sizeof(int) * (size_t)nkeys);
     op->conn = c;
     op->origin = c->w->id;
     op->cmd = cmd;
