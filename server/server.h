@@ -204,6 +204,8 @@ struct worker {
     bool force_epoll;
     int64_t now_ms;
     uint64_t rnd;
+    void *cmdstats;              /* info.c: this thread's per-command and error counters */
+    bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
 };
 
 /* Set once at startup, read-only afterwards. */
@@ -306,6 +308,7 @@ extern const struct command conn_commands[];
 extern const struct command server_commands[];
 extern const struct command command_commands[];
 extern const struct command config_commands[];
+extern const struct command function_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);
@@ -326,5 +329,15 @@ void db_add(struct cmd_ctx *c, const struct arg *key, struct entry *e);
 void db_touch(struct cmd_ctx *c, struct entry *e);
 void db_signal_modified(struct cmd_ctx *c, const struct arg *key);
 uint32_t lru_clock(void);
+
+/* info.c: statistics for INFO commandstats / errorstats / stats. Call on
+ * w's own thread (w == worker_self()); CONFIG RESETSTAT zeroes them. */
+/* A command ran: `usec` of execution, `failed` when it replied an error. */
+void stats_count_command(struct worker *w, const struct command *cmd, int64_t usec, bool failed);
+/* A command was refused before running (NOAUTH, wrong arity of a known command, ...). */
+void stats_count_rejected(struct worker *w, const struct command *cmd);
+/* An error reply was sent: `msg` is its text without the leading '-'
+ * (counted under its first word, e.g. errorstat_WRONGTYPE). */
+void stats_count_error(struct worker *w, const char *msg, size_t len);
 
 #endif
