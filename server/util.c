@@ -36,7 +36,7 @@ bool arg_get_ll(struct cmd_ctx *c, const struct arg *a, long long *out)
 
 static bool copy_num(const struct arg *a, char *tmp, size_t cap)
 {
-    if (a->len == 0 || a->len >= cap)
+    if (a->len == 0 || a->len >= cap || memchr(a->p, 0, a->len))
         return false;
     memcpy(tmp, a->p, a->len);
     tmp[a->len] = 0;
