@@ -102,16 +102,20 @@ struct entry *db_find_type(struct cmd_ctx *c, const struct arg *key, int type, s
     return *wrongtype ? NULL : e;
 }
 
+static inline uint32_t ctx_lru(const struct cmd_ctx *c)
+{
+    return (uint32_t)((c->now_ms / 1000) & ((1 << 24) - 1));
+}
+
 void db_add(struct cmd_ctx *c, const struct arg *key, struct entry *e)
 {
-    e->lru = lru_clock();
+    e->lru = ctx_lru(c);
     ks_add(c->ks, c->db, arg_slot(key), e);
 }
 
 void db_touch(struct cmd_ctx *c, struct entry *e)
 {
-    (void)c;
-    e->lru = lru_clock();
+    e->lru = ctx_lru(c);
 }
 
 void db_signal_modified(struct cmd_ctx *c, const struct arg *key)
