@@ -223,3 +223,91 @@ struct entry *entry_clone(struct entry *e, const char *key, size_t klen)
 }
 
 size_t entry_memory(const struct entry *e) { return smem_usable(e); }
+
+struct entry *entry_rekey(struct entry *e, const char *key, size_t klen)
+{
+    struct entry *n;
+    if (e->type == OBJ_STRING) {
+        n = entry_clone(e, key, klen);
+    } else {
+        n = entry_new_object(key, klen, e->type, e->enc, e->val.ptr);
+        n->lru = e->lru;
+    }
+    if (e->flags & E_EXPIRE)
+        n = entry_set_expire(n, entry_expire(e));
+    if (e->type == OBJ_STRING)
+        entry_free(e);
+    else
+        smem_free(e); /* the value now belongs to n */
+    return n;
+}
+
+static obj_dump_fn type_dump[8];
+static obj_load_fn type_load[8];
+
+void obj_register_transfer(int type, obj_dump_fn dump, obj_load_fn load)
+{
+    type_dump[type & 7] = dump;
+    type_load[type & 7] = load;
+}
+
+/* image: type, enc, flags (1 byte each), lru (4), expire (8), then the value */
+#define IMG_HEAD 15
+
+bool entry_dump(struct entry *e, obj_put_fn put, void *ctx)
+{
+    if (e->type != OBJ_STRING && !type_dump[e->type & 7])
+        return false;
+    char head[IMG_HEAD];
+    int64_t when = entry_expire(e);
+    head[0] = (char)e->type;
+    head[1] = (char)e->enc;
+    head[2] = (char)(e->flags & E_EXPIRE);
+    memcpy(head + 3, &e->lru, 4);
+    memcpy(head + 7, &when, 8);
+    put(ctx, head, IMG_HEAD);
+    if (e->type != OBJ_STRING)
+        return type_dump[e->type & 7](e->val.ptr, e->enc, put, ctx);
+    if (e->enc == ENC_INT)
+        put(ctx, &e->val.ival, sizeof(e->val.ival));
+    else if (e->val.str.len)
+        put(ctx, entry_str(e), e->val.str.len);
+    return true;
+}
+
+struct entry *entry_load(const char *key, size_t klen, const char *img, size_t n)
+{
+    if (n < IMG_HEAD)
+        return NULL;
+    int type = (unsigned char)img[0], enc = (unsigned char)img[1];
+    uint32_t lru;
+    int64_t when;
+    memcpy(&lru, img + 3, 4);
+    memcpy(&when, img + 7, 8);
+    const char *p = img + IMG_HEAD;
+    size_t len = n - IMG_HEAD;
+    struct entry *e;
+    if (type == OBJ_STRING) {
+        if (enc == ENC_INT) {
+            int64_t v;
+            if (len != sizeof(v))
+                return NULL;
+            memcpy(&v, p, sizeof(v));
+            e = entry_new_int(key, klen, v);
+        } else {
+            e = entry_new_string_raw(key, klen, p, len, len);
+            e->enc = enc == ENC_EMBSTR && len <= EMBSTR_MAX ? ENC_EMBSTR : ENC_RAW;
+        }
+    } else {
+        if (!type_load[type & 7])
+            return NULL;
+        void *v = type_load[type & 7](p, len, enc);
+        if (!v)
+            return NULL;
+        e = entry_new_object(key, klen, type, enc, v);
+    }
+    e->lru = lru;
+    if (img[2] & E_EXPIRE)
+        e = entry_set_expire(e, when);
+    return e;
+}
