@@ -29,6 +29,8 @@ static inline char *buf_tail(struct buf *b) { return b->data + b->len; }
 /* Fast path append: caller guarantees nothing; grows when needed. */
 static inline void buf_put(struct buf *b, const void *p, size_t n)
 {
+    if (!n)
+        return;
     if (b->cap - b->len < n)
         buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);

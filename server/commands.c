@@ -14,6 +14,7 @@
 static const struct command *family_tables[] = {
     string_commands, keys_commands, conn_commands, server_commands, command_commands, config_commands,
     function_commands,
+    bitmap_commands,
 };
 
 static const struct command *index_slots[INDEX_SIZE];

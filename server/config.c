@@ -1726,3 +1726,217 @@ const char *config_maxmemory_policy_name(int policy)
             return e->name;
     return "unknown";
 }
+
+/* ---------- CONFIG SET checks and CONFIG REWRITE (used by cmd_config.c) ---------- */
+
+const char *config_canonical_name(const char *name)
+{
+    const struct directive *d = lookup(name);
+    return d ? d->name : NULL;
+}
+
+const char *config_set_lookup(const struct config *c, const char *name, const char **err)
+{
+    struct apply_ctx ax = {.at_startup = false};
+    const struct directive *d = lookup(name);
+
+    *err = d ? mutability_error(c, d, &ax) : NULL;
+    return d ? d->name : NULL;
+}
+
+/* Redis's string options that are NULL when empty: not written at all. */
+static bool null_when_empty(const struct directive *d)
+{
+    static const char *const names[] = {
+        "unixsocket", "pidfile", "replica-announce-ip", "masteruser", "cluster-announce-ip",
+        "cluster-announce-hostname", "server_cpulist", "bio_cpulist", "aof_rewrite_cpulist",
+        "bgsave_cpulist", "bind-source-addr", "masterauth", "requirepass", NULL,
+    };
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(names[i], d->name))
+            return true;
+    return false;
+}
+
+/* Redis's rewriteConfigFormatMemory. */
+static void rewrite_mem(long long bytes, char *out, size_t outlen)
+{
+    const long long gb = 1024LL * 1024 * 1024, mb = 1024 * 1024, kb = 1024;
+    if (bytes && bytes % gb == 0)
+        snprintf(out, outlen, "%lldgb", bytes / gb);
+    else if (bytes && bytes % mb == 0)
+        snprintf(out, outlen, "%lldmb", bytes / mb);
+    else if (bytes && bytes % kb == 0)
+        snprintf(out, outlen, "%lldkb", bytes / kb);
+    else
+        snprintf(out, outlen, "%lld", bytes);
+}
+
+/* Redis's sdscatrepr: the value in double quotes with C escapes. */
+static void rewrite_repr(const char *s, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; *s && n + 8 < outlen; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (n == 0)
+            out[n++] = '"';
+        if (ch == '\\' || ch == '"') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '\a' || ch == '\b') {
+            out[n++] = '\\';
+            out[n++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : ch == '\a' ? 'a' : 'b';
+        } else if (isprint(ch)) {
+            out[n++] = (char)ch;
+        } else {
+            n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", ch);
+        }
+    }
+    if (n == 0)
+        out[n++] = '"';
+    out[n++] = '"';
+    out[n] = '\0';
+}
+
+/* The numeric value of a directive (typed field or normalised extra string). */
+static long long numeric_value(const struct config *c, const struct directive *d)
+{
+    struct val v = {0};
+    if (d->store != S_EXTRA) {
+        load_val(c, d, &v);
+        return v.n;
+    }
+    const char *s = c->extra[extra_index(d)].value;
+    long long n = strtoll(s, NULL, d->kind == K_OCTAL ? 8 : 10);
+    return (d->kind == K_MEMPCT && strchr(s, '%')) ? -n : n;
+}
+
+static void emit(config_rewrite_fn fn, void *arg, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void emit(config_rewrite_fn fn, void *arg, const char *name, const char *fmt, ...)
+{
+    char line[VALUE_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fn(name, line, true, arg);
+}
+
+static void rewrite_save(const struct config *c, const struct directive *d, config_rewrite_fn fn, void *arg)
+{
+    char buf[CFG_STR_MAX];
+    char *save = NULL;
+    snprintf(buf, sizeof(buf), "%s", c->save);
+    char *secs = strtok_r(buf, " ", &save);
+    if (!secs)
+        emit(fn, arg, d->name, "save \"\"");
+    while (secs) {
+        char *changes = strtok_r(NULL, " ", &save);
+        emit(fn, arg, d->name, "save %s %s", secs, changes ? changes : "0");
+        secs = strtok_r(NULL, " ", &save);
+    }
+    fn(d->name, NULL, false, arg);
+}
+
+static void rewrite_obuf(const struct config *c, const struct config *def, const struct directive *d,
+                         config_rewrite_fn fn, void *arg)
+{
+    static const char *const classes[OBUF_CLASSES] = {"normal", "replica", "pubsub"};
+    struct obuf_limit cur[OBUF_CLASSES], dl[OBUF_CLASSES];
+    obuf_read(c->extra[extra_index(d)].value, cur);
+    obuf_read(def->extra[extra_index(d)].value, dl);
+    for (int j = 0; j < OBUF_CLASSES; j++) {
+        char hard[64], soft[64], line[256];
+        bool force = cur[j].hard != dl[j].hard || cur[j].soft != dl[j].soft || cur[j].secs != dl[j].secs;
+        rewrite_mem((long long)cur[j].hard, hard, sizeof(hard));
+        rewrite_mem((long long)cur[j].soft, soft, sizeof(soft));
+        snprintf(line, sizeof(line), "%s %s %s %s %lld", d->name, classes[j], hard, soft, cur[j].secs);
+        fn(d->name, line, force, arg);
+    }
+}
+
+/* One directive as Redis's CONFIG REWRITE writes it. */
+static void rewrite_directive(const struct config *c, const struct config *def, const struct directive *d,
+                              config_rewrite_fn fn, void *arg)
+{
+    char cur[VALUE_MAX], dv[VALUE_MAX], q[2 * VALUE_MAX + 16], line[2 * VALUE_MAX + 128];
+    format_directive(c, d, cur, sizeof(cur));
+    format_directive(def, d, dv, sizeof(dv));
+    bool force = strcmp(cur, dv) != 0;
+    const char *name = d->name;
+
+    if (!strcmp(name, "save")) {
+        rewrite_save(c, d, fn, arg);
+        return;
+    }
+    if (!strcmp(name, "client-output-buffer-limit")) {
+        rewrite_obuf(c, def, d, fn, arg);
+        return;
+    }
+    if (!strcmp(name, "dir")) {
+        rewrite_repr(cur, q, sizeof(q));
+        snprintf(line, sizeof(line), "%s %s", name, q);
+        fn(name, line, true, arg);
+        return;
+    }
+    if (!strcmp(name, "bind") || !strcmp(name, "replicaof")) {
+        if (!force || cur[0] == '\0') {
+            fn(name, NULL, false, arg); /* default bind / no master: not written */
+            return;
+        }
+        snprintf(line, sizeof(line), "%s %s", name, cur);
+        fn(name, line, true, arg);
+        return;
+    }
+    if (!strcmp(name, "latency-tracking-info-percentiles")) {
+        snprintf(line, sizeof(line), "%s %s", name, cur[0] ? cur : "\"\"");
+        fn(name, line, true, arg);
+        return;
+    }
+    if (!strcmp(name, "notify-keyspace-events")) {
+        rewrite_repr(cur, q, sizeof(q));
+        snprintf(line, sizeof(line), "%s %s", name, q);
+        fn(name, line, cur[0] != '\0', arg);
+        return;
+    }
+    switch (d->kind) {
+    case K_MEM:
+    case K_MEMPCT: {
+        long long n = numeric_value(c, d);
+        if (n < 0) {
+            snprintf(line, sizeof(line), "%s %lld%%", name, -n);
+        } else {
+            rewrite_mem(n, q, sizeof(q));
+            snprintf(line, sizeof(line), "%s %s", name, q);
+        }
+        fn(name, line, n != numeric_value(def, d), arg);
+        return;
+    }
+    case K_STR:
+        if (cur[0] == '\0' && null_when_empty(d)) {
+            fn(name, NULL, false, arg);
+            return;
+        }
+        rewrite_repr(cur, q, sizeof(q));
+        snprintf(line, sizeof(line), "%s %s", name, q);
+        fn(name, line, force, arg);
+        return;
+    default: /* bool, int, octal, enum, oom-score-adj-values */
+        snprintf(line, sizeof(line), "%s %s", name, cur);
+        fn(name, line, force, arg);
+        return;
+    }
+}
+
+bool config_rewrite(const struct config *c, config_rewrite_fn fn, void *arg)
+{
+    struct config *def = mi_malloc(sizeof(*def));
+    if (!def)
+        return false;
+    config_defaults(def);
+    for (size_t i = 0; i < N_ALL; i++)
+        rewrite_directive(c, def, dir_at(i), fn, arg);
+    mi_free(def);
+    return true;
+}

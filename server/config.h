@@ -116,4 +116,18 @@ bool config_format(const struct config *c, const char *name, char *out, size_t o
 /* "noeviction", "allkeys-lru", ... for INFO. */
 const char *config_maxmemory_policy_name(int policy);
 
+/* The canonical name of a directive (aliases resolved), NULL if unknown. */
+const char *config_canonical_name(const char *name);
+/* CONFIG SET's first pass over its arguments: the canonical name (NULL if
+ * unknown); *err says why CONFIG SET may not change it (immutable,
+ * protected), else NULL. Changes nothing. */
+const char *config_set_lookup(const struct config *c, const char *name, const char **err);
+/* CONFIG REWRITE: calls fn for every directive (canonical names, table
+ * order) with each line Redis would write for it ("maxmemory 1gb"; save and
+ * client-output-buffer-limit give several) and whether it differs from the
+ * default (force). line == NULL: write nothing, but drop the directive's old
+ * lines. Returns false when out of memory. */
+typedef void (*config_rewrite_fn)(const char *name, const char *line, bool force, void *arg);
+bool config_rewrite(const struct config *c, config_rewrite_fn fn, void *arg);
+
 #endif

@@ -272,6 +272,7 @@ static void run_parsed(struct conn *c)
 static void process_input(struct conn *c)
 {
     unsigned budget = PROCESS_BUDGET;
+    c->parser.max_bulk = c->w->cfg.proto_max_bulk_len;
     while (!c->closing && !c->paused && !(c->flags & CONN_CLOSE_AFTER_REPLY) && budget--) {
         enum resp_status st = resp_parse(&c->parser, c->query.data, c->query.len);
         if (st == RESP_NEED_MORE)

@@ -75,6 +75,7 @@ static void reply_now_error(struct conn *c, const char *msg)
 {
     struct pending *pend;
     struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    stats_count_error(c->w, msg, strlen(msg));
     reply_error(&r, msg);
     conn_end_reply(c, pend);
 }
@@ -96,7 +97,10 @@ static void exec_inline(struct conn *c, const struct command *cmd, int argc, str
     };
     ctx.r.b = conn_begin_reply(c, &pend);
     ctx.r.resp = c->resp;
+    size_t start = ctx.r.b->len;
+    int64_t t0 = ustime();
     cmd->handler(&ctx);
+    stats_after_command(c->w, cmd, ctx.r.b, start, ustime() - t0);
     conn_end_reply(c, pend);
 }
 
@@ -107,11 +111,15 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     w->stats.total_commands++;
     const struct command *cmd = command_lookup(argv, argc, &err);
     if (!cmd) {
+        const struct command *known = command_find(argv[0].p, argv[0].len);
+        if (known)
+            stats_count_rejected(w, known);
         reply_now_error(c, err);
         return;
     }
     c->last_cmd = cmd->name;
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
+        stats_count_rejected(w, cmd);
         reply_now_error(c, "NOAUTH Authentication required.");
         return;
     }

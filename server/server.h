@@ -303,6 +303,7 @@ int command_count(void);
 
 /* Per-family tables. */
 extern const struct command string_commands[];
+extern const struct command bitmap_commands[];
 extern const struct command keys_commands[];
 extern const struct command conn_commands[];
 extern const struct command server_commands[];
@@ -339,5 +340,14 @@ void stats_count_rejected(struct worker *w, const struct command *cmd);
 /* An error reply was sent: `msg` is its text without the leading '-'
  * (counted under its first word, e.g. errorstat_WRONGTYPE). */
 void stats_count_error(struct worker *w, const char *msg, size_t len);
+/* Count a command that wrote its reply into b from `start` on. */
+static inline void stats_after_command(struct worker *w, const struct command *cmd, const struct buf *b,
+                                       size_t start, int64_t usec)
+{
+    bool failed = b->len > start && b->data[start] == '-';
+    stats_count_command(w, cmd, usec, failed);
+    if (failed)
+        stats_count_error(w, b->data + start + 1, b->len - start - 1);
+}
 
 #endif

@@ -87,10 +87,13 @@ static void mso_free_state(struct mso *t)
 /* Run a command on this shard now: the handler, or every hop of its mso. */
 static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
+    size_t start = ctx->r.b->len;
+    int64_t t0 = ustime();
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
+        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ustime() - t0);
         return;
     }
     struct mso_part part = {.shard = ctx->w->id, .nkeys = nkeys, .keyidx = keyidx};
@@ -109,6 +112,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     buf_init(&part.out);
     run_mso_here(ctx, &t);
     mso_free_state(&t);
+    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ustime() - t0);
 }
 
 /* ---------- single-shard operations ---------- */
@@ -465,10 +469,11 @@ static void mso_schedule(struct worker *w, struct mso *t)
 
 static void mso_finish(struct worker *w, struct mso *t)
 {
-    (void)w;
     struct conn *c = t->conn;
     struct reply r = {&t->pend->out, t->resp};
+    size_t start = r.b->len;
     t->ops->reply(t, &r);
+    stats_after_command(w, t->cmd, r.b, start, 0);
     conn_pending_done(c, t->pend);
     mso_free_state(t);
     mi_free(t->shards);

@@ -175,6 +175,8 @@ static void worker_tick(void *arg)
 
 void worker_active_expire(struct worker *w)
 {
+    if (w->no_active_expire)
+        return;
     unsigned effort = (unsigned)w->cfg.active_expire_effort;
     unsigned budget = 2000 + 1000 * (effort ? effort - 1 : 0);
     ks_active_expire(&w->ks, w->now_ms, budget, w->owned_slots, w->nowned);
