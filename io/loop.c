@@ -308,7 +308,8 @@ static void epoll_set_out(struct io_loop *l, struct io_sock *s, bool on)
 {
     if (s->epoll_out == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.u64 = tag(s, OP_RECV)};
+    struct epoll_event ev = {.events = (s->recv_armed ? EPOLLIN : 0) | (on ? EPOLLOUT : 0),
+                             .data.u64 = tag(s, OP_RECV)};
     epoll_ctl(l->epfd, EPOLL_CTL_MOD, s->fd, &ev);
     s->epoll_out = on;
 }
@@ -352,9 +353,12 @@ static void epoll_on_readable(struct io_loop *l, struct io_sock *s)
             return;
         if (n < 0 && errno == EINTR)
             continue;
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        int err = n == 0 ? 0 : -errno;
         s->recv_armed = false;
-        s->ops->on_eof(s, n == 0 ? 0 : -errno);
+        /* keep the fd registered (sends may still need EPOLLOUT), stop reading */
+        struct epoll_event ev = {.events = s->epoll_out ? EPOLLOUT : 0, .data.u64 = tag(s, OP_RECV)};
+        epoll_ctl(l->epfd, EPOLL_CTL_MOD, s->fd, &ev);
+        s->ops->on_eof(s, err);
         return;
     }
 }
@@ -389,7 +393,7 @@ static void epoll_process(struct io_loop *l, int timeout_ms)
                 break;
             if ((evs[i].events & EPOLLOUT) && s->sending)
                 epoll_try_send(l, s);
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->recv_armed)
                 epoll_on_readable(l, s);
             break;
         }

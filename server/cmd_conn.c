@@ -138,7 +138,7 @@ static void cmd_hello(struct cmd_ctx *c)
         set_authenticated(c->conn, true);
     if (!c->conn->authenticated) {
         reply_error(&c->r, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                           "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                           "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
                            "select the RESP protocol version at the same time");
         return;
     }

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #define MAX_ARGV_STACK 64
-#define PROCESS_BUDGET 1024
 
 static void conn_on_data(struct io_sock *s, const char *data, size_t len);
 static void conn_on_eof(struct io_sock *s, int err);
@@ -201,7 +200,7 @@ static void conn_start_send(struct conn *c)
         return;
     struct buf *o = &c->out[c->out_active];
     if (!o->len) {
-        if ((c->flags & CONN_CLOSE_AFTER_REPLY) && !c->phead)
+        if ((c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_PEER_EOF)) && !c->phead && !c->paused)
             conn_close(c);
         return;
     }
@@ -232,7 +231,7 @@ static void conn_on_sent(struct io_sock *s, int err)
         conn_close(c);
         return;
     }
-    if (c->out[c->out_active].len || (c->flags & CONN_CLOSE_AFTER_REPLY))
+    if (c->out[c->out_active].len || (c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_PEER_EOF)))
         conn_queue_flush(c);
     if (c->paused && !c->phead)
         conn_resume(c);
@@ -271,9 +270,8 @@ static void run_parsed(struct conn *c)
  * the connection pauses for a multi-shard operation, or it closes. */
 static void process_input(struct conn *c)
 {
-    unsigned budget = PROCESS_BUDGET;
     c->parser.max_bulk = c->w->cfg.proto_max_bulk_len;
-    while (!c->closing && !c->paused && !(c->flags & CONN_CLOSE_AFTER_REPLY) && budget--) {
+    while (!c->closing && !c->paused && !(c->flags & CONN_CLOSE_AFTER_REPLY)) {
         enum resp_status st = resp_parse(&c->parser, c->query.data, c->query.len);
         if (st == RESP_NEED_MORE)
             break;
@@ -320,7 +318,9 @@ static void conn_on_data(struct io_sock *s, const char *data, size_t len)
         c->qbuf_peak = c->query.len;
     if (!c->paused)
         process_input(c);
-    if (!c->closing)
+    /* what is left is one incomplete request (or requests waiting behind a
+     * multi-shard operation): that is what the limit bounds */
+    if (!c->closing && !c->paused)
         check_query_limit(c);
 }
 
@@ -329,14 +329,22 @@ void conn_resume(struct conn *c)
     c->paused = false;
     if (!c->closing && c->query.len)
         process_input(c);
+    if (c->flags & CONN_PEER_EOF)
+        conn_queue_flush(c);
 }
 
 /* ---------- closing ---------- */
 
+/* The peer stopped sending: answer what it sent, then close (as Redis). */
 static void conn_on_eof(struct io_sock *s, int err)
 {
-    (void)err;
-    conn_close((struct conn *)s);
+    struct conn *c = (struct conn *)s;
+    if (err < 0) {
+        conn_close(c);
+        return;
+    }
+    c->flags |= CONN_PEER_EOF;
+    conn_queue_flush(c);
 }
 
 void conn_close(struct conn *c)

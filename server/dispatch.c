@@ -13,18 +13,18 @@
 
 #define MAX_KEYS_STACK 64
 
+/* Redis lists arguments while the list is shorter than 128 bytes, each cut
+ * to what is left of those 128. */
 static void append_quoted_args(char *out, size_t outlen, const struct arg *argv, int from, int argc)
 {
-    size_t n = strlen(out);
-    for (int i = from; i < argc && n + 8 < outlen; i++) {
-        /* Redis prints at most 128 bytes of each argument, and args until the buffer is full */
-        int w = snprintf(out + n, outlen - n, "'%.*s' ", (int)(argv[i].len > 128 ? 128 : argv[i].len),
-                         argv[i].p);
-        if (w < 0 || (size_t)w >= outlen - n) {
-            out[n] = 0;
+    size_t base = strlen(out), args = 0;
+    for (int i = from; i < argc && args < 128; i++) {
+        size_t room = 128 - args;
+        int n = snprintf(out + base + args, outlen - base - args, "'%.*s' ",
+                         (int)(argv[i].len < room ? argv[i].len : room), argv[i].p);
+        if (n < 0 || (size_t)n >= outlen - base - args)
             break;
-        }
-        n += (size_t)w;
+        args += (size_t)n;
     }
 }
 

@@ -229,7 +229,7 @@ int resp_split_inline(char *line, size_t len, const char *base, struct arg_off *
         while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r' ||
                            line[i] == '\v' || line[i] == '\f'))
             i++;
-        if (i >= len)
+        if (i >= len || line[i] == '\0') /* a NUL ends the arguments, as in sdssplitargs */
             return argc;
         char *out = line + i;
         size_t olen = 0;

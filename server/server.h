@@ -130,6 +130,7 @@ enum conn_flag {
     CONN_CLOSE_ASAP = 1u << 0,
     CONN_CLOSE_AFTER_REPLY = 1u << 1,
     CONN_UNIX = 1u << 2,
+    CONN_PEER_EOF = 1u << 3,
 };
 
 struct conn {
