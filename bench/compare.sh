@@ -17,7 +17,7 @@ usage: bench/compare.sh [options]
                        A basename containing "redis-server" gets redis flags.
   --redis PATH         reference server (default: /usr/bin/redis-server)
   --rounds N           A/B rounds, at least 3 (default 3)
-  --requests N         requests per run at pipeline 1 (default 1000000)
+  --requests N         requests per run at pipeline 1 (default 500000)
   --requests-pipelined N
                        requests per run at pipeline >1 (default 10 x --requests)
   --clients N          concurrent connections (default 50)
@@ -28,6 +28,8 @@ usage: bench/compare.sh [options]
   --cpu-load C         CPU (taskset -c list) for the load generator (default 1)
   --sequential         per round run all tests on redis, then all on darter
                        (default: alternate redis/darter per test, A B A B)
+  --run-timeout S      kill a load-generator run after S seconds; it then
+                       counts as NA (default 120)
   --no-memtier         skip memtier_benchmark even if it is on PATH
   --raw FILE           also write per-run raw results (TSV) to FILE
   --quick              smoke run: 3 rounds, 20000 / 200000 requests
@@ -38,7 +40,7 @@ EOF
 DARTER="$REPO_ROOT/build/darter-server"
 REDIS="/usr/bin/redis-server"
 ROUNDS=3
-REQUESTS=1000000
+REQUESTS=500000
 REQUESTS_PIPE=""
 CLIENTS=50
 PIPELINES="1 16"
@@ -48,6 +50,7 @@ CPU_SERVER=0
 CPU_LOAD=1
 USE_MEMTIER=1
 SEQUENTIAL=0
+RUN_TIMEOUT=120
 RAW_OUT=""
 QUICK=0
 
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
         --cpu-load)   need_arg "$@"; CPU_LOAD=$2; shift 2 ;;
         --no-memtier) USE_MEMTIER=0; shift ;;
         --sequential) SEQUENTIAL=1; shift ;;
+        --run-timeout) need_arg "$@"; RUN_TIMEOUT=$2; shift 2 ;;
         --raw)        need_arg "$@"; RAW_OUT=$2; shift 2 ;;
         --quick)      QUICK=1; shift ;;
         -h|--help)    usage; exit 0 ;;
@@ -79,7 +83,7 @@ if [ "$QUICK" = 1 ]; then
 fi
 [ -n "$REQUESTS_PIPE" ] || REQUESTS_PIPE=$(( REQUESTS * 10 ))
 
-for v in ROUNDS REQUESTS REQUESTS_PIPE CLIENTS KEYSPACE THREADS; do
+for v in ROUNDS REQUESTS REQUESTS_PIPE CLIENTS KEYSPACE THREADS RUN_TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer (got '${!v}')"
 done
 [ "$ROUNDS" -ge 3 ] || die "--rounds must be at least 3"
@@ -132,7 +136,7 @@ run_rb() {
     local n t0 t1 out rps cpu
     n=$(requests_for "$pipe")
     t0=$(cpu_ticks "$pid")
-    run_fg "$BENCH_TMP/rb.out" taskset -c "$CPU_LOAD" redis-benchmark -h 127.0.0.1 -p "$port" \
+    run_fg "$BENCH_TMP/rb.out" timeout "$RUN_TIMEOUT" taskset -c "$CPU_LOAD" redis-benchmark -h 127.0.0.1 -p "$port" \
         -t "$test" -n "$n" -c "$CLIENTS" -P "$pipe" -r "$KEYSPACE" -q --csv
     t1=$(cpu_ticks "$pid")
     out=$(cat "$BENCH_TMP/rb.out")
@@ -153,7 +157,7 @@ run_mt() {
     total=$(( per_client * CLIENTS ))
     [ "$test" = set ] && ratio=1:0 || ratio=0:1
     t0=$(cpu_ticks "$pid")
-    run_fg "$BENCH_TMP/mt.out" taskset -c "$CPU_LOAD" "$MEMTIER" -s 127.0.0.1 -p "$port" \
+    run_fg "$BENCH_TMP/mt.out" timeout "$RUN_TIMEOUT" taskset -c "$CPU_LOAD" "$MEMTIER" -s 127.0.0.1 -p "$port" \
         --protocol=redis --threads=1 --clients="$CLIENTS" --requests="$per_client" \
         --pipeline="$pipe" --ratio="$ratio" --key-pattern=R:R --key-prefix=mt: \
         --key-minimum=0 --key-maximum=$(( KEYSPACE - 1 )) --data-size=3 --hide-histogram \

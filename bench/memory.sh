@@ -65,7 +65,7 @@ measure() {
     M_RSS0=$(rss_bytes "$pid")
     log "$side: empty used_memory=$M_USED0 rss=$M_RSS0; loading $KEYS keys"
     pipe_load "$port" "$LOAD" || die "$side: bulk load failed"
-    M_DBSIZE=$(redis-cli -h 127.0.0.1 -p "$port" dbsize 2>/dev/null | tr -d '\r')
+    M_DBSIZE=$(timeout 10 redis-cli -h 127.0.0.1 -p "$port" dbsize 2>/dev/null | tr -d '\r')
     [[ $M_DBSIZE =~ ^[0-9]+$ ]] || M_DBSIZE=NA
     [ "$M_DBSIZE" = NA ] || [ "$M_DBSIZE" -eq "$KEYS" ] || log "warning: $side DBSIZE=$M_DBSIZE, expected $KEYS"
     sleep 1   # let lazy frees / background work settle

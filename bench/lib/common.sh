@@ -107,7 +107,7 @@ server_argv() {
 # Sets globals SERVER_PID and SERVER_PORT. Retries on a port race.
 start_server() {
     local name=$1 bin=$2 cpu=$3 threads=$4
-    local attempt port pid logf wdir i ok
+    local attempt port pid logf wdir ok deadline
     [ -x "$bin" ] || die "$name binary not found or not executable: $bin"
     for attempt in 1 2 3; do
         port=$(pick_port)
@@ -119,9 +119,10 @@ start_server() {
         pid=$!
         BENCH_PIDS+=("$pid")
         ok=0
-        for i in $(seq 1 100); do
+        deadline=$(( SECONDS + 10 ))
+        while [ "$SECONDS" -lt "$deadline" ]; do
             if ! kill -0 "$pid" 2>/dev/null; then break; fi
-            if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; then ok=1; break; fi
+            if [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; then ok=1; break; fi
             sleep 0.1
         done
         if [ "$ok" = 1 ] && kill -0 "$pid" 2>/dev/null; then
@@ -129,7 +130,13 @@ start_server() {
             SERVER_PORT=$port
             return 0
         fi
-        log "$name failed to start on port $port (attempt $attempt); log:"
+        if kill -0 "$pid" 2>/dev/null; then
+            # Running but silent: not a port race, retrying will not help.
+            log "$name is running but did not answer PING within 10 s on port $port; log:"
+            sed 's/^/    /' "$logf" | tail -n 20 >&2
+            die "$name not answering: ${SERVER_ARGV[*]}"
+        fi
+        log "$name exited during startup on port $port (attempt $attempt); log:"
         sed 's/^/    /' "$logf" | tail -n 20 >&2
         stop_pid "$pid"; forget_pid "$pid"
     done
@@ -160,7 +167,7 @@ rss_bytes() {
 # info_field PORT FIELD: a field from INFO (e.g. used_memory), or NA.
 info_field() {
     local v
-    v=$(redis-cli -h 127.0.0.1 -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2; exit }')
+    v=$(timeout 10 redis-cli -h 127.0.0.1 -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2; exit }')
     [ -n "$v" ] && echo "$v" || echo "NA"
 }
 
