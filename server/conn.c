@@ -72,6 +72,37 @@ static void format_peer(int fd, bool is_unix, char *addr, size_t alen, char *lad
     snprintf(laddr, llen, "%s:%d", ip, port);
 }
 
+static const char PROTECTED_MODE_ERR[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for "
+    "the default user. In this mode connections are only accepted from the loopback interface. If you want to "
+    "connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable "
+    "protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by "
+    "connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly "
+    "accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+    "authentication password for the default user. NOTE: You only need to do one of the above things in "
+    "order for the server to start accepting connections from the outside.\r\n";
+
+/* Loopback peers: 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+static bool peer_is_local(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return ss.ss_family == AF_UNIX;
+}
+
 static void reject_connection(struct worker *w, int fd, const char *msg)
 {
     ssize_t r = write(fd, msg, strlen(msg));
@@ -90,6 +121,11 @@ void conn_accept(struct worker *w, int fd, bool is_unix)
     if (total > (uint32_t)w->cfg.maxclients) {
         atomic_fetch_sub(&g_total_clients, 1);
         reject_connection(w, fd, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (!is_unix && w->cfg.protected_mode && !w->cfg.requirepass[0] && !peer_is_local(fd)) {
+        atomic_fetch_sub(&g_total_clients, 1);
+        reject_connection(w, fd, PROTECTED_MODE_ERR);
         return;
     }
     if (!is_unix) {
