@@ -100,9 +100,15 @@ has_deb_src() {
 ensure_deb_src() {
     has_deb_src && return 0
     local main=/etc/apt/sources.list.d/debian.sources
-    [[ -f $main ]] || die "no deb-src entry and no $main to derive one from"
-    log "Adding a deb-src entry (/etc/apt/sources.list.d/debian-src.sources)"
-    sed 's/^Types: deb$/Types: deb-src/' "$main" > /etc/apt/sources.list.d/debian-src.sources
+    if [[ -f $main ]]; then
+        log "Adding a deb-src entry (/etc/apt/sources.list.d/debian-src.sources)"
+        sed 's/^Types: deb$/Types: deb-src/' "$main" > /etc/apt/sources.list.d/debian-src.sources
+    elif grep -qs '^[[:space:]]*deb ' /etc/apt/sources.list; then
+        log "Adding deb-src lines (/etc/apt/sources.list.d/debian-src.list)"
+        sed -n 's/^[[:space:]]*deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/debian-src.list
+    else
+        die "no deb-src entry and no apt source to derive one from"
+    fi
 }
 
 # Prints the path of a redis source tree (a dir containing runtest) under REDIS_SRC_DIR.
