@@ -5,6 +5,7 @@
  * Owns: the checks done before any routing. Must not touch keyspace data. */
 #include "server/server.h"
 #include "cluster/slot.h"
+#include "server/clock.h"
 
 #include <ctype.h>
 #include <mimalloc.h>
@@ -98,9 +99,9 @@ static void exec_inline(struct conn *c, const struct command *cmd, int argc, str
     ctx.r.b = conn_begin_reply(c, &pend);
     ctx.r.resp = c->resp;
     size_t start = ctx.r.b->len;
-    int64_t t0 = ustime();
+    uint64_t t0 = clock_ticks();
     cmd->handler(&ctx);
-    stats_after_command(c->w, cmd, ctx.r.b, start, ustime() - t0);
+    stats_after_command(c->w, cmd, ctx.r.b, start, ticks_to_usec(clock_ticks() - t0));
     conn_end_reply(c, pend);
 }
 
@@ -128,7 +129,7 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
         return;
     }
     if (cmd->route) {
-        exec_single(c, cmd, argc, argv, cmd->route(argv, argc), NULL, 0);
+        exec_single(c, cmd, argc, argv, cmd->route(argv, argc), NULL, 0, -1);
         return;
     }
     if (cmd->flags & CMD_GLOBAL) {
@@ -142,12 +143,13 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     if (nkeys <= 0) {
         exec_inline(c, cmd, argc, argv);
     } else {
-        int owner = g_slot_owner[arg_slot(&argv[keys[0]])];
+        unsigned slot0 = arg_slot(&argv[keys[0]]);
+        int owner = g_slot_owner[slot0];
         bool same = true;
         for (int i = 1; i < nkeys && same; i++)
             same = g_slot_owner[arg_slot(&argv[keys[i]])] == owner;
         if (same || !cmd->mso)
-            exec_single(c, cmd, argc, argv, owner, keys, nkeys);
+            exec_single(c, cmd, argc, argv, owner, keys, nkeys, (int)slot0);
         else
             exec_mso(c, cmd, argc, argv, keys, nkeys);
     }

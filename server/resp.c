@@ -61,26 +61,35 @@ static enum resp_status fail(struct resp_parser *p, const char *msg)
     return RESP_ERROR;
 }
 
-/* Parse a decimal integer from [s, e); Redis's string2ll rules. */
+/* Parse a decimal integer from [s, e); Redis's string2ll rules (no '+', no
+ * leading zeros, no "-0", must fit in a long long). */
 static bool parse_ll(const char *s, const char *e, long long *out)
 {
     size_t len = (size_t)(e - s);
     if (len == 0 || len > 20)
         return false;
-    char tmp[24];
-    memcpy(tmp, s, len);
-    tmp[len] = 0;
-    if (tmp[0] == '+' || (tmp[0] == '0' && len > 1) || (tmp[0] == '-' && (len == 1 || tmp[1] == '0')))
+    bool neg = s[0] == '-';
+    size_t i = neg;
+    if (i == len || (s[i] == '0' && (len > i + 1 || neg)))
         return false;
-    for (size_t i = (tmp[0] == '-'); i < len; i++)
-        if (tmp[i] < '0' || tmp[i] > '9')
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
             return false;
-    errno = 0;
-    char *end;
-    long long v = strtoll(tmp, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return false;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return false;
+        *out = (long long)v;
+    }
     return true;
 }
 

@@ -111,6 +111,8 @@ struct cmd_ctx {
     uint64_t client_id;
     int *keyidx;            /* mso: argv indices of this part's keys */
     int nkeys;
+    const struct arg *slot_arg; /* a key whose slot is already known */
+    unsigned slot_val;
 };
 
 /* ---------- pending replies ---------- */
@@ -249,8 +251,9 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv);
 const struct command *command_lookup(const struct arg *argv, int argc, const char **err);
 
 /* transaction.c: single-shard and multi-shard execution */
+/* slot0: the slot of argv[keyidx[0]] when known, else -1 */
 void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg *argv, int owner,
-                 const int *keyidx, int nkeys);
+                 const int *keyidx, int nkeys, int slot0);
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys);
 void shard_process_queue(struct worker *w);
@@ -311,6 +314,7 @@ extern const struct command server_commands[];
 extern const struct command command_commands[];
 extern const struct command config_commands[];
 extern const struct command function_commands[];
+extern const struct command dump_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);

@@ -20,6 +20,7 @@
  * know any command's semantics (those are the mso_ops of each family). */
 #include "server/server.h"
 #include "cluster/slot.h"
+#include "server/clock.h"
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -88,12 +89,12 @@ static void mso_free_state(struct mso *t)
 static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
     size_t start = ctx->r.b->len;
-    int64_t t0 = ustime();
+    uint64_t t0 = clock_ticks();
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
-        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ustime() - t0);
+        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
         return;
     }
     struct mso_part part = {.shard = ctx->w->id, .nkeys = nkeys, .keyidx = keyidx};
@@ -112,7 +113,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     buf_init(&part.out);
     run_mso_here(ctx, &t);
     mso_free_state(&t);
-    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ustime() - t0);
+    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
 }
 
 /* ---------- single-shard operations ---------- */
@@ -215,7 +216,7 @@ static void exec_op_arrive(struct worker *w, struct msg *m)
 }
 
 void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg *argv, int owner,
-                 const int *keyidx, int nkeys)
+                 const int *keyidx, int nkeys, int slot0)
 {
     struct worker *w = c->w;
     bool global = cmd->mso && cmd->mso->global;
@@ -244,6 +245,10 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
             };
             ctx.r.b = conn_begin_reply(c, &pend);
             ctx.r.resp = c->resp;
+            if (nkeys && slot0 >= 0) {
+                ctx.slot_arg = &argv[keyidx[0]];
+                ctx.slot_val = (unsigned)slot0;
+            }
             run_command(&ctx, (int *)keyidx, nkeys);
             conn_end_reply(c, pend);
             return;
@@ -527,7 +532,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     struct worker *w = c->w;
     bool global = cmd->mso->global;
     if (global && g_nworkers == 1) {
-        exec_single(c, cmd, argc, argv, 0, keyidx, nkeys);
+        exec_single(c, cmd, argc, argv, 0, keyidx, nkeys, -1);
         return;
     }
     struct mso *t = mi_zalloc(sizeof(*t));

@@ -3,6 +3,7 @@
  * the key. Owns no state. */
 #include "server/server.h"
 #include "cluster/slot.h"
+#include "server/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -90,7 +91,8 @@ uint32_t lru_clock(void)
 
 struct entry *db_find(struct cmd_ctx *c, const struct arg *key, struct ks_ref *ref)
 {
-    struct entry *e = ks_find(c->ks, c->db, arg_slot(key), key->p, key->len, c->now_ms, ref);
+    unsigned slot = key == c->slot_arg ? c->slot_val : arg_slot(key);
+    struct entry *e = ks_find(c->ks, c->db, slot, key->p, key->len, c->now_ms, ref);
     return e;
 }
 
@@ -110,7 +112,7 @@ static inline uint32_t ctx_lru(const struct cmd_ctx *c)
 void db_add(struct cmd_ctx *c, const struct arg *key, struct entry *e)
 {
     e->lru = ctx_lru(c);
-    ks_add(c->ks, c->db, arg_slot(key), e);
+    ks_add(c->ks, c->db, key == c->slot_arg ? c->slot_val : arg_slot(key), e);
 }
 
 void db_touch(struct cmd_ctx *c, struct entry *e)
@@ -122,4 +124,23 @@ void db_signal_modified(struct cmd_ctx *c, const struct arg *key)
 {
     (void)c;
     (void)key;
+}
+
+double g_usec_per_tick = 0.001;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void clock_calibrate(void)
+{
+    uint64_t n0 = mono_ns(), t0 = clock_ticks();
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    uint64_t n1 = mono_ns(), t1 = clock_ticks();
+    if (t1 > t0 && n1 > n0)
+        g_usec_per_tick = (double)(n1 - n0) / 1000.0 / (double)(t1 - t0);
 }
