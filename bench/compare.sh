@@ -28,6 +28,7 @@ usage: bench/compare.sh [options]
   --cpu-load C         CPU (taskset -c list) for the load generator (default 1)
   --sequential         per round run all tests on redis, then all on darter
                        (default: alternate redis/darter per test, A B A B)
+  --no-freeze          do not SIGSTOP the server that is not being measured
   --run-timeout S      kill a load-generator run after S seconds; it then
                        counts as NA (default 120)
   --no-memtier         skip memtier_benchmark even if it is on PATH
@@ -50,6 +51,7 @@ CPU_SERVER=0
 CPU_LOAD=1
 USE_MEMTIER=1
 SEQUENTIAL=0
+FREEZE=1
 RUN_TIMEOUT=120
 RAW_OUT=""
 QUICK=0
@@ -70,6 +72,7 @@ while [ $# -gt 0 ]; do
         --cpu-load)   need_arg "$@"; CPU_LOAD=$2; shift 2 ;;
         --no-memtier) USE_MEMTIER=0; shift ;;
         --sequential) SEQUENTIAL=1; shift ;;
+        --no-freeze)  FREEZE=0; shift ;;
         --run-timeout) need_arg "$@"; RUN_TIMEOUT=$2; shift 2 ;;
         --raw)        need_arg "$@"; RAW_OUT=$2; shift 2 ;;
         --quick)      QUICK=1; shift ;;
@@ -193,15 +196,30 @@ run_tests() {
     fi
 }
 run_one() {   # run_one SIDE rb|mt TEST PIPE
-    local side=$1 tool=$2 pid port
-    if [ "$side" = redis ]; then pid=$SRV_PID_redis; port=$SRV_PORT_redis
-    else pid=$SRV_PID_darter; port=$SRV_PORT_darter; fi
+    local side=$1 tool=$2 pid port other
+    if [ "$side" = redis ]; then pid=$SRV_PID_redis; port=$SRV_PORT_redis; other=$SRV_PID_darter
+    else pid=$SRV_PID_darter; port=$SRV_PORT_darter; other=$SRV_PID_redis; fi
+    # Freeze the server that is not being measured, so that even a server
+    # that spins when idle cannot take CPU from the one under test.
+    if [ "$FREEZE" = 1 ]; then
+        kill -STOP "$other" 2>/dev/null
+        kill -CONT "$pid" 2>/dev/null
+    fi
     "run_$tool" "$round" "$side" "$pid" "$port" "$3" "$4"
+}
+
+# idle_check SIDE PID: warn if the server burns CPU while idle.
+idle_check() {
+    local t0 t1
+    t0=$(cpu_ticks "$2"); sleep 1; t1=$(cpu_ticks "$2")
+    if [ "$t0" != NA ] && [ "$t1" != NA ] && [ $(( (t1 - t0) * 100 / CLK_TCK )) -gt 10 ]; then
+        log "warning: $1 used $(( (t1 - t0) * 100 / CLK_TCK ))% CPU while idle (busy-polling?)"
+    fi
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     # Both servers are started fresh each round, pinned to the same CPU; the
-    # idle one just sleeps in its event loop while the other is measured.
+    # one not being measured is SIGSTOPped (see run_one).
     for side in redis darter; do
         if [ "$side" = redis ]; then bin=$REDIS; else bin=$DARTER; fi
         start_server "$side" "$bin" "$CPU_SERVER" "$THREADS"
@@ -209,6 +227,7 @@ for round in $(seq 1 "$ROUNDS"); do
         else SRV_PID_darter=$SERVER_PID; SRV_PORT_darter=$SERVER_PORT; fi
         pipe_load "$SERVER_PORT" "$PRELOAD" || die "$side: preload failed"
         log "round $round: $side up (pid $SERVER_PID, port $SERVER_PORT), $KEYSPACE keys preloaded"
+        [ "$round" = 1 ] && idle_check "$side" "$SERVER_PID"
     done
     if [ "$SEQUENTIAL" = 1 ]; then
         # A then B per round: all tests on redis, then all on darter.
@@ -235,6 +254,7 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     stop_server "$SRV_PID_redis"
     stop_server "$SRV_PID_darter"
+    SRV_PID_redis=""; SRV_PID_darter=""
 done
 
 T_END=$(date +%s)

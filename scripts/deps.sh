@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(gcc pkg-config meson ninja-build liburing-dev libmimalloc-dev
       libcriterion-dev libhiredis-dev redis-server redis-tools tcl dpkg-dev
-      procps iproute2)
+      procps iproute2 libsystemd-dev systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

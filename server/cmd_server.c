@@ -6,6 +6,7 @@
  * Owns: server-level command semantics (INFO's text is info.c's). */
 #include "server/info.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "shard/memory.h"
 
 #include <limits.h>
@@ -148,9 +149,6 @@ static void cmd_time(struct cmd_ctx *c)
     reply_bulk_int(&c->r, (int64_t)tv.tv_usec);
 }
 
-/* No persistence yet: the last "save" is the start of the process. */
-static void cmd_lastsave(struct cmd_ctx *c) { reply_int(&c->r, g_start_time_ms / 1000); }
-
 static void cmd_shutdown(struct cmd_ctx *c)
 {
     bool nosave = false, save = false, flags = false, abort_it = false;
@@ -179,6 +177,8 @@ static void cmd_shutdown(struct cmd_ctx *c)
         return;
     }
     serverlog(LL_WARNING, "User requested shutdown...");
+    /* persist: SAVE / NOSAVE override the save points for the final save */
+    atomic_store(&g_shutdown_save_mode, nosave ? PERSIST_SHUTDOWN_NOSAVE : save ? PERSIST_SHUTDOWN_SAVE : PERSIST_SHUTDOWN_DEFAULT);
     /* no reply: the connection closes with the server, as in Redis */
     atomic_store(&g_shutdown_requested, 1);
     kill(getpid(), SIGTERM);
@@ -209,6 +209,8 @@ static const char *const debug_help_lines[] = {
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "RELOAD",
+    "    Save the RDB on disk and reload it back to memory.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed. darter stops only the",
     "    thread of the calling connection.",
@@ -656,6 +658,7 @@ static const struct command debug_subcommands[] = {
     {"debug|protocol", 3, C | A | NS | LO | ST, 0, 0, 0, cmd_debug_protocol, .group = "server", .summary = "Reply with a test value of the given RESP type", .since = "6.0.0", .acl = "admin slow dangerous"},
     {"debug|log", 3, C | A | NS | LO | ST, 0, 0, 0, cmd_debug_log, .group = "server", .summary = "Write a message to the server log", .since = "1.0.0", .acl = "admin slow dangerous"},
     {"debug|error", 3, C | A | NS | LO | ST, 0, 0, 0, cmd_debug_error, .group = "server", .summary = "Reply with the given string as an error", .since = "1.0.0", .acl = "admin slow dangerous"},
+    {"debug|reload", 2, C | A | NS | ST, 0, 0, 0, persist_cmd_debug_reload, .group = "server", .summary = "Save the RDB on disk, flush and reload it", .since = "1.0.0", .acl = "admin slow dangerous"},
     {"debug|change-repl-id", 2, C | A | NS | LO | ST, 0, 0, 0, cmd_debug_ok, .group = "server", .summary = "Change the replication IDs (no effect: darter does not replicate)", .since = "1.0.0", .acl = "admin slow dangerous"},
     {NULL},
 };
@@ -676,7 +679,9 @@ const struct command server_commands[] = {
     {"flushdb", -1, CMD_WRITE | G, 0, 0, 0, NULL, .mso = &flushdb_ops, .group = "server", .summary = "Remove all keys from the current database", .since = "1.0.0", .acl = "keyspace write slow dangerous"},
     {"swapdb", 3, CMD_WRITE | CMD_FAST | G, 0, 0, 0, NULL, .mso = &swapdb_ops, .group = "server", .summary = "Swaps two Redis databases", .since = "4.0.0", .acl = "keyspace write fast dangerous"},
     {"time", 1, LO | ST | CMD_FAST | C, 0, 0, 0, cmd_time, .group = "server", .summary = "Return the current server time", .since = "2.6.0", .acl = "fast"},
-    {"lastsave", 1, LO | ST | CMD_FAST | C, 0, 0, 0, cmd_lastsave, .group = "server", .summary = "Get the UNIX time stamp of the last successful save to disk", .since = "1.0.0", .acl = "admin fast dangerous"},
+    {"lastsave", 1, LO | ST | CMD_FAST | C, 0, 0, 0, persist_cmd_lastsave, .group = "server", .summary = "Get the UNIX time stamp of the last successful save to disk", .since = "1.0.0", .acl = "admin fast dangerous"},
+    {"save", 1, A | NS | CMD_NO_MULTI | C, 0, 0, 0, persist_cmd_save, .group = "server", .summary = "Synchronously save the dataset to disk", .since = "1.0.0", .acl = "admin slow dangerous"},
+    {"bgsave", -1, A | NS | C, 0, 0, 0, persist_cmd_bgsave, .group = "server", .summary = "Asynchronously save the dataset to disk", .since = "1.0.0", .acl = "admin slow dangerous"},
     {"shutdown", -1, A | NS | LO | ST | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY | C, 0, 0, 0, cmd_shutdown, .group = "server", .summary = "Synchronously save the dataset to disk and then shut down the server", .since = "1.0.0", .acl = "admin slow dangerous"},
     {"info", -1, LO | ST | CMD_SENTINEL | G, 0, 0, 0, NULL, .mso = &info_ops, .group = "server", .summary = "Get information and statistics about the server", .since = "1.0.0", .acl = "slow dangerous"},
     {"debug", -2, A | NS | LO | ST | C, 0, 0, 0, cmd_container_arity, .subcmds = debug_subcommands, .group = "server", .summary = "A container for debugging commands", .since = "1.0.0", .acl = "admin slow dangerous"},

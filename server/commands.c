@@ -15,6 +15,7 @@ static const struct command *family_tables[] = {
     string_commands, keys_commands, conn_commands, server_commands, command_commands, config_commands,
     function_commands,
     bitmap_commands,
+    dump_commands,
 };
 
 static const struct command *index_slots[INDEX_SIZE];

@@ -124,6 +124,11 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
         reply_now_error(c, "NOAUTH Authentication required.");
         return;
     }
+    if (w->loading && !(cmd->flags & CMD_LOADING)) { /* persist: dataset loading */
+        stats_count_rejected(w, cmd);
+        reply_now_error(c, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
     if (cmd->flags & CMD_CONN) {
         exec_inline(c, cmd, argc, argv);
         return;

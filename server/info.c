@@ -10,6 +10,7 @@
  * replication id, uname, executable path).
  * Must not read another thread's data outside a hop on that thread. */
 #include "server/info.h"
+#include "server/persist.h"
 #include "server/log.h"
 #include "shard/memory.h"
 
@@ -570,25 +571,8 @@ static void add_memory(struct buf *b, const struct config *cfg, const struct tot
 
 static void add_persistence(struct buf *b)
 {
+    persist_info(b); /* persist: loading and rdb fields */
     addf(b,
-         "loading:0\r\n"
-         "async_loading:0\r\n"
-         "current_cow_peak:0\r\n"
-         "current_cow_size:0\r\n"
-         "current_cow_size_age:0\r\n"
-         "current_fork_perc:0.00\r\n"
-         "current_save_keys_processed:0\r\n"
-         "current_save_keys_total:0\r\n"
-         "rdb_changes_since_last_save:0\r\n"
-         "rdb_bgsave_in_progress:0\r\n"
-         "rdb_last_save_time:%lld\r\n"
-         "rdb_last_bgsave_status:ok\r\n"
-         "rdb_last_bgsave_time_sec:-1\r\n"
-         "rdb_current_bgsave_time_sec:-1\r\n"
-         "rdb_saves:0\r\n"
-         "rdb_last_cow_size:0\r\n"
-         "rdb_last_load_keys_expired:0\r\n"
-         "rdb_last_load_keys_loaded:0\r\n"
          "aof_enabled:0\r\n"
          "aof_rewrite_in_progress:0\r\n"
          "aof_rewrite_scheduled:0\r\n"
@@ -600,8 +584,7 @@ static void add_persistence(struct buf *b)
          "aof_last_write_status:ok\r\n"
          "aof_last_cow_size:0\r\n"
          "module_fork_in_progress:0\r\n"
-         "module_fork_last_cow_size:0\r\n",
-         (long long)(g_start_time_ms / 1000));
+         "module_fork_last_cow_size:0\r\n");
 }
 
 static void add_stats(struct buf *b, const struct totals *tot)

@@ -3,7 +3,10 @@
  * daemonize. Owns nothing after the workers start but the wait for them.
  * Must not touch keyspace data. */
 #include "server/server.h"
+#include "server/clock.h"
 #include "server/log.h"
+#include "server/notify.h"
+#include "server/persist.h"
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -252,18 +255,21 @@ int main(int argc, char **argv)
         g_nworkers = MAX_THREADS;
     g_start_time_ms = mstime();
     commands_init();
+    clock_calibrate();
     assign_slots(g_nworkers);
     serverlog(LL_NOTICE, "oO0OoO0OoO0Oo darter is starting oO0OoO0OoO0Oo");
     serverlog(LL_NOTICE, "darter version=%s, bits=64, pid=%d, threads=%d, just started", DARTER_VERSION,
               (int)getpid(), g_nworkers);
     create_workers(cfg, cfg->force_epoll);
     write_pidfile(cfg->pidfile);
+    persist_init(); /* persist: workers start loading if dir/dbfilename exists */
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     worker_start_all();
+    persist_start_loading(); /* persist: the loader thread (signals blocked, as workers) */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!io_loop_uses_uring(g_workers[0]->loop) && !cfg->force_epoll) {
         char why[256];
@@ -273,10 +279,24 @@ int main(int argc, char **argv)
     serverlog(LL_NOTICE, "Server initialized (%s, %d threads)",
               io_loop_uses_uring(g_workers[0]->loop) ? "io_uring" : "epoll", g_nworkers);
     serverlog(LL_NOTICE, "Ready to accept connections tcp");
+    /* systemd hears READY=1 once the dataset is loaded (persist.c says it
+     * when loading ends); a duplicate READY=1 is harmless */
+    if (persist_loading())
+        notify_status("Loading the dataset");
+    else
+        notify_ready();
     /* The main thread waits for a shutdown request and relays it. */
-    while (!atomic_load(&g_shutdown_requested))
-        pause();
-    serverlog(LL_WARNING, "Received shutdown request, scheduling shutdown...");
+    for (;;) {
+        while (!atomic_load(&g_shutdown_requested))
+            pause();
+        serverlog(LL_WARNING, "Received shutdown request, scheduling shutdown...");
+        if (persist_shutdown()) /* persist: the final save while workers still serve */
+            break;
+        atomic_store(&g_shutdown_requested, 0);
+        atomic_store(&g_shutdown_save_mode, PERSIST_SHUTDOWN_DEFAULT);
+    }
+    atomic_store(&g_workers_stop, 1);
+    notify_stopping();
     wake_all();
     worker_join_all();
     if (cfg->pidfile[0])

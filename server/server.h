@@ -209,6 +209,7 @@ struct worker {
     uint64_t rnd;
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
+    bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
 };
 
 /* Set once at startup, read-only afterwards. */
@@ -219,6 +220,7 @@ extern int64_t g_start_time_ms;
 extern _Atomic uint64_t g_next_txid;
 extern _Atomic uint64_t g_next_client_id;
 extern _Atomic int g_shutdown_requested;
+extern _Atomic int g_workers_stop; /* persist: workers stop after the final save (main.c sets it) */
 extern _Atomic uint32_t g_total_clients;
 
 int64_t mstime(void);

@@ -20,6 +20,7 @@
  * know any command's semantics (those are the mso_ops of each family). */
 #include "server/server.h"
 #include "cluster/slot.h"
+#include "server/persist.h"
 #include "server/clock.h"
 
 #include <mimalloc.h>
@@ -90,11 +91,13 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
     size_t start = ctx->r.b->len;
     uint64_t t0 = clock_ticks();
+    persist_before_command(ctx->w, ctx->cmd, ctx->argv, keyidx, nkeys, ctx->cmd->mso && ctx->cmd->mso->global);
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
         stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
+        persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
     }
     struct mso_part part = {.shard = ctx->w->id, .nkeys = nkeys, .keyidx = keyidx};
@@ -114,6 +117,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     run_mso_here(ctx, &t);
     mso_free_state(&t);
     stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
+    persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
 /* ---------- single-shard operations ---------- */
@@ -397,6 +401,7 @@ static void mso_run_hop(struct worker *w, struct mso_shard *ms)
     };
     ctx.r.b = &part->out;
     ctx.r.resp = t->resp;
+    persist_before_command(w, t->cmd, t->argv, part->keyidx, part->nkeys, t->ops->global); /* snapshot COW */
     t->ops->hop(&ctx, t, ms->part, ms->hop);
     ms->m.fn = mso_hop_done;
     worker_send(w, t->coordinator, &ms->m);
@@ -472,13 +477,28 @@ static void mso_schedule(struct worker *w, struct mso *t)
     }
 }
 
+static void mso_free(struct mso *t)
+{
+    mso_free_state(t);
+    mi_free(t->shards);
+    mi_free(t->parts);
+    mi_free(t->argmem);
+    mi_free(t);
+}
+
 static void mso_finish(struct worker *w, struct mso *t)
 {
     struct conn *c = t->conn;
+    if (!c) { /* persist: an internal global op (exec_global_internal) */
+        t->ops->reply(t, NULL);
+        mso_free(t);
+        return;
+    }
     struct reply r = {&t->pend->out, t->resp};
     size_t start = r.b->len;
     t->ops->reply(t, &r);
     stats_after_command(w, t->cmd, r.b, start, 0);
+    persist_after_command(w, t->cmd, r.b, start); /* persist: dirty counter */
     conn_pending_done(c, t->pend);
     mso_free_state(t);
     mi_free(t->shards);
@@ -553,5 +573,34 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->pend = conn_defer_reply(c);
     c->inflight++;
     c->paused = true;
+    mso_schedule(w, t);
+}
+
+/* persist.c hook: a global operation with no client (a snapshot's start):
+ * scheduled like any global mso, so it runs at one point of the global order;
+ * the ops' reply is called with r == NULL. */
+void exec_global_internal(struct worker *w, const struct command *cmd)
+{
+    struct mso *t = mi_zalloc(sizeof(*t));
+    t->cmd = cmd;
+    t->ops = cmd->mso;
+    t->resp = 2;
+    t->coordinator = w->id;
+    t->nparts = mso_build_parts(t, NULL, 0, true);
+    for (int i = 0; i < t->nparts; i++)
+        buf_init(&t->parts[i].out);
+    if (g_nworkers == 1) {
+        /* one shard: nothing can interleave; run it here */
+        struct cmd_ctx ctx = {.w = w, .ks = &w->ks, .cmd = cmd, .now_ms = w->now_ms};
+        ctx.r.b = &t->parts[0].out;
+        ctx.r.resp = 2;
+        t->single = true;
+        for (int hop = 0; hop >= 0; hop = t->ops->next(t, hop))
+            t->ops->hop(&ctx, t, 0, hop);
+        t->ops->reply(t, NULL);
+        mso_free(t);
+        return;
+    }
+    t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
     mso_schedule(w, t);
 }

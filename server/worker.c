@@ -6,6 +6,7 @@
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ int64_t g_start_time_ms;
 _Atomic uint64_t g_next_txid = 1;
 _Atomic uint64_t g_next_client_id = 1;
 _Atomic int g_shutdown_requested;
+_Atomic int g_workers_stop;
 _Atomic uint32_t g_total_clients;
 
 static _Thread_local struct worker *tl_self;
@@ -110,12 +112,12 @@ static bool worker_poll(void *arg)
 {
     struct worker *w = arg;
     w->now_ms = mstime();
-    if (g_shutdown_requested && !w->stopping) {
+    if (g_workers_stop && !w->stopping) {
         worker_on_shutdown(w);
         return false;
     }
+    bool more = persist_poll(w); /* persist: messages from other threads, snapshot progress */
     unsigned budget = 4096;
-    bool more = false;
     for (int from = 0; from < g_nworkers; from++) {
         if (from == w->id)
             continue;
@@ -160,7 +162,9 @@ static bool worker_has_work(void *arg)
     for (int from = 0; from < g_nworkers; from++)
         if (from != w->id && !spsc_empty(&w->inbox[from]))
             return true;
-    return g_shutdown_requested && !w->stopping;
+    if (persist_has_work(w))
+        return true;
+    return g_workers_stop && !w->stopping;
 }
 
 static void worker_tick(void *arg)
@@ -169,7 +173,8 @@ static void worker_tick(void *arg)
     w->now_ms = mstime();
     worker_active_expire(w);
     conn_check_timeouts(w);
-    if (g_shutdown_requested && !w->stopping)
+    persist_tick(w); /* persist: save points, scheduled saves */
+    if (g_workers_stop && !w->stopping)
         worker_on_shutdown(w);
 }
 
@@ -223,6 +228,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&start_barrier);
     smem_thread_init();
     ks_init(&w->ks, w->cfg.databases);
+    persist_worker_init(w);
     char name[16];
     snprintf(name, sizeof(name), "darter-w%d", w->id);
     pthread_setname_np(pthread_self(), name);

@@ -216,6 +216,8 @@ uint64_t ks_active_expire(struct keyspace *ks, int64_t now_ms, unsigned budget, 
         if (d->slots && d->volatile_keys) {
             struct table *t = d->slots[slots[ks->expire_slot]];
             if (t && t->volatile_count) {
+                if (ks->before_write) /* persist: snapshot copy-on-write */
+                    ks->before_write(ks->before_write_arg, slots[ks->expire_slot]);
                 expire_in_table(ks, db, t, now_ms, &budget, &expired);
                 if (ks->expire_cursor != 0)
                     continue; /* budget ran out mid-table: resume here */

@@ -33,6 +33,9 @@ struct keyspace {
     unsigned expire_slot;
     uint64_t expire_cursor;
     uint64_t rnd;
+    /* persist.c: called before active expiry deletes keys of a slot (snapshot copy-on-write) */
+    void (*before_write)(void *arg, unsigned slot);
+    void *before_write_arg;
 };
 
 /* A located key: where its link is, so it can be replaced or removed. */

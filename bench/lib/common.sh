@@ -35,6 +35,7 @@ stop_pid() {
     local pid=$1 i
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
     kill -TERM "$pid" 2>/dev/null
+    kill -CONT "$pid" 2>/dev/null      # in case it was SIGSTOPped
     for i in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1

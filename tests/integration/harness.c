@@ -188,6 +188,10 @@ void server_startv(struct server *s, int threads, const char *const *extra)
     argv[n++] = "127.0.0.1";
     argv[n++] = "--threads";
     argv[n++] = tstr;
+    /* persist: no save points by default (a stop would write ./dump.rdb and
+     * the next start would load it); tests that persist pass --save/--dir */
+    argv[n++] = "--save";
+    argv[n++] = "";
     for (int i = 0; extra && extra[i]; i++) {
         cr_assert_lt(n, MAX_ARGS - 1);
         argv[n++] = extra[i];
