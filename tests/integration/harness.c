@@ -649,7 +649,8 @@ char *key_on_thread(char *buf, size_t cap, const char *prefix, int thread, int n
     cr_assert(thread >= 0 && thread < nthreads);
     int found = 0;
     for (long n = 0; n < 100000000; n++) {
-        snprintf(buf, cap, "%s%ld", prefix, n);
+        int w = snprintf(buf, cap, "%s%ld", prefix, n);
+        cr_assert(w > 0 && (size_t)w < cap, "key buffer too small");
         if (key_thread(buf, nthreads) == thread && found++ == idx)
             return buf;
     }
