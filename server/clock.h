@@ -24,7 +24,7 @@ static inline uint64_t clock_ticks(void)
 #endif
 }
 
-static inline int64_t ticks_to_usec(uint64_t ticks) { return (int64_t)((double)ticks * g_usec_per_tick + 0.5); }
+static inline int64_t ticks_to_nsec(uint64_t ticks) { return (int64_t)((double)ticks * g_usec_per_tick * 1000.0); }
 
 /* Measure the tick rate (about 10 ms). Call once before threads start. */
 void clock_calibrate(void);

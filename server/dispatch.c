@@ -101,7 +101,7 @@ static void exec_inline(struct conn *c, const struct command *cmd, int argc, str
     size_t start = ctx.r.b->len;
     uint64_t t0 = clock_ticks();
     cmd->handler(&ctx);
-    stats_after_command(c->w, cmd, ctx.r.b, start, ticks_to_usec(clock_ticks() - t0));
+    stats_after_command(c->w, cmd, ctx.r.b, start, ticks_to_nsec(clock_ticks() - t0));
     conn_end_reply(c, pend);
 }
 

@@ -35,7 +35,7 @@
 
 struct cmdstat {
     const struct command *cmd;
-    uint64_t calls, usec, rejected, failed;
+    uint64_t calls, nsec, rejected, failed; /* time in nanoseconds, reported in usec */
 };
 
 struct errstat {
@@ -95,11 +95,11 @@ static struct cmdstat *cmdstat_get(struct thread_stats *ts, const struct command
     return s;
 }
 
-void stats_count_command(struct worker *w, const struct command *cmd, int64_t usec, bool failed)
+void stats_count_command(struct worker *w, const struct command *cmd, int64_t nsec, bool failed)
 {
     struct cmdstat *s = cmdstat_get(tstats(w), cmd);
     s->calls++;
-    s->usec += usec > 0 ? (uint64_t)usec : 0;
+    s->nsec += nsec > 0 ? (uint64_t)nsec : 0;
     if (failed)
         s->failed++;
 }
@@ -711,7 +711,7 @@ static void merge_cmdstats(struct mso *t, struct merged *m)
             struct cmdstat *d = cmdstat_slot(m->tab, m->cap, s->cmds[i].cmd);
             d->cmd = s->cmds[i].cmd;
             d->calls += s->cmds[i].calls;
-            d->usec += s->cmds[i].usec;
+            d->nsec += s->cmds[i].nsec;
             d->rejected += s->cmds[i].rejected;
             d->failed += s->cmds[i].failed;
         }
@@ -731,8 +731,8 @@ static void add_one_cmdstat(const struct command *cmd, struct cmdstat_visit *v)
     char name[128];
     safe_name(cmd->name, name, sizeof(name));
     addf(v->b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
-         name, (unsigned long long)s->calls, (unsigned long long)s->usec,
-         s->calls ? (double)(float)((float)s->usec / (float)s->calls) : 0.0, (unsigned long long)s->rejected,
+         name, (unsigned long long)s->calls, (unsigned long long)(s->nsec / 1000),
+         s->calls ? (double)s->nsec / 1000.0 / (double)s->calls : 0.0, (unsigned long long)s->rejected,
          (unsigned long long)s->failed);
 }
 

@@ -340,8 +340,8 @@ uint32_t lru_clock(void);
 
 /* info.c: statistics for INFO commandstats / errorstats / stats. Call on
  * w's own thread (w == worker_self()); CONFIG RESETSTAT zeroes them. */
-/* A command ran: `usec` of execution, `failed` when it replied an error. */
-void stats_count_command(struct worker *w, const struct command *cmd, int64_t usec, bool failed);
+/* A command ran: `nsec` of execution, `failed` when it replied an error. */
+void stats_count_command(struct worker *w, const struct command *cmd, int64_t nsec, bool failed);
 /* A command was refused before running (NOAUTH, wrong arity of a known command, ...). */
 void stats_count_rejected(struct worker *w, const struct command *cmd);
 /* An error reply was sent: `msg` is its text without the leading '-'
@@ -349,10 +349,10 @@ void stats_count_rejected(struct worker *w, const struct command *cmd);
 void stats_count_error(struct worker *w, const char *msg, size_t len);
 /* Count a command that wrote its reply into b from `start` on. */
 static inline void stats_after_command(struct worker *w, const struct command *cmd, const struct buf *b,
-                                       size_t start, int64_t usec)
+                                       size_t start, int64_t nsec)
 {
     bool failed = b->len > start && b->data[start] == '-';
-    stats_count_command(w, cmd, usec, failed);
+    stats_count_command(w, cmd, nsec, failed);
     if (failed)
         stats_count_error(w, b->data + start + 1, b->len - start - 1);
 }

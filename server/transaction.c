@@ -96,7 +96,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
-        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
+        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
         persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
     }
@@ -116,7 +116,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     buf_init(&part.out);
     run_mso_here(ctx, &t);
     mso_free_state(&t);
-    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_usec(clock_ticks() - t0));
+    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
