@@ -15,6 +15,9 @@ static const struct command *family_tables[] = {
     string_commands, keys_commands, conn_commands, server_commands, command_commands, config_commands,
     function_commands,
     bitmap_commands,
+    multi_commands,
+    pubsub_commands,
+    cluster_commands,
     dump_commands,
 };
 

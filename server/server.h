@@ -163,6 +163,9 @@ struct conn {
     char lib_name[64];
     char lib_ver[32];
     uint64_t qbuf_peak;
+    void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
+    void *pubsub;                   /* cmd_pubsub.c: subscriptions */
+    void *cluster;                  /* cluster/: READONLY, ASKING flags */
     struct conn *prev, *next;       /* worker's connection list */
     struct conn *next_flush;
 };
@@ -207,6 +210,9 @@ struct worker {
     bool force_epoll;
     int64_t now_ms;
     uint64_t rnd;
+    void *pubsub;                /* cmd_pubsub.c: this thread's channel -> subscribers */
+    void *watch;                 /* cmd_multi.c: this shard's watched keys */
+    void *cluster;               /* cluster/: this thread's view of the cluster config */
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
@@ -317,6 +323,9 @@ extern const struct command command_commands[];
 extern const struct command config_commands[];
 extern const struct command function_commands[];
 extern const struct command dump_commands[];
+extern const struct command multi_commands[];
+extern const struct command pubsub_commands[];
+extern const struct command cluster_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);
