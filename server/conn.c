@@ -348,6 +348,8 @@ static void conn_on_data(struct io_sock *s, const char *data, size_t len)
     if (c->closing)
         return;
     c->w->stats.net_input_bytes += len;
+    /* the loop may have slept since the clock was read: commands must see now */
+    c->w->now_ms = mstime();
     c->last_ms = c->w->now_ms;
     buf_put(&c->query, data, len);
     if (c->query.len > c->qbuf_peak)
