@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define SEG_FLUSH_BYTES (1u << 20)   /* segment buffer flushed to its file beyond this */
-#define POLL_BUDGET 2048             /* slots + keys serialized per loop iteration */
+#define POLL_BUDGET 256              /* slots + keys serialized per loop iteration: small, so clients keep most of the thread */
 #define LOAD_BATCH_BYTES (256u << 10)
 #define LOAD_MAX_OUTSTANDING (64ull << 20)
 #define PATH_MAX_LEN 1024
@@ -189,6 +189,8 @@ struct snap {
     int err;
     int64_t now_ms;
     int key_delay;
+    int rdb_flags;            /* RDB_SAVE_NO_COMPRESS when rdbcompression is no */
+    uint64_t unencodable;     /* keys whose type has no RDB encoding yet */
 };
 
 static struct snap *g_snap[MAX_THREADS];
@@ -235,7 +237,8 @@ static unsigned snap_slot(struct worker *w, struct snap *s, unsigned slot, bool 
             for (struct entry *e = t->buckets[b]; e; e = e->next) {
                 if (ks_is_expired(e, s->now_ms))
                     continue;
-                rdb_write_entry(&s->buf, e); /* types it cannot encode are skipped */
+                if (!rdb_write_entry_ex(&s->buf, e, s->rdb_flags, s->now_ms))
+                    s->unencodable++;
                 keys++;
                 if (delay && s->key_delay > 0)
                     usleep((useconds_t)s->key_delay);
@@ -261,6 +264,12 @@ static void snap_complete(struct worker *w, struct snap *s)
     }
     buf_free(&s->buf);
     s->active = false;
+    if (!s->err && s->unencodable) {
+        /* never write a file that silently lacks keys */
+        serverlog(LL_WARNING, "Cannot save %llu keys of a type without an RDB encoding yet",
+                  (unsigned long long)s->unencodable);
+        s->err = ENOTSUP;
+    }
     struct seg_done *d = mi_zalloc(sizeof(*d));
     d->err = s->err;
     d->m.fn = seg_done_msg;
@@ -292,6 +301,10 @@ static void snap_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     s->err = 0;
     s->now_ms = mstime();
     s->key_delay = g_job->key_save_delay;
+    char compress[8] = "yes";
+    config_format(&w->cfg, "rdbcompression", compress, sizeof(compress));
+    s->rdb_flags = strcmp(compress, "no") == 0 ? RDB_SAVE_NO_COMPRESS : 0;
+    s->unencodable = 0;
     buf_init(&s->buf);
     atomic_store_explicit(&g_snap_dirty[w->id].v, atomic_load_explicit(&g_dirty[w->id].v, memory_order_relaxed),
                           memory_order_relaxed);
