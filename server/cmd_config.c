@@ -22,13 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int one_hop(struct mso *t, int hop)
-{
-    (void)t;
-    (void)hop;
-    return -1;
-}
-
 static void ok_reply(struct mso *t, struct reply *r)
 {
     (void)t;
@@ -189,7 +182,7 @@ static void resetstat_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     stats_reset(c->w);
 }
 
-static const struct mso_ops resetstat_ops = {.hop = resetstat_hop, .next = one_hop, .reply = ok_reply, .global = true};
+static const struct mso_ops resetstat_ops = {.hop = resetstat_hop, .next = mso_one_hop, .reply = ok_reply, .global = true};
 
 /* ---------- CONFIG REWRITE ---------- */
 

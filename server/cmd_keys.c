@@ -22,21 +22,6 @@
 #define SLOT_BITS 14
 #define NSLOTS 16384u
 
-static int one_hop(struct mso *t, int hop)
-{
-    (void)t;
-    (void)hop;
-    return -1;
-}
-
-static void sum_reply(struct mso *t, struct reply *r)
-{
-    int64_t n = 0;
-    for (int p = 0; p < t->nparts; p++)
-        n += t->parts[p].count;
-    reply_int(r, n);
-}
-
 /* This thread's random numbers (xorshift64*). */
 static uint64_t rnd64(void)
 {
@@ -171,9 +156,9 @@ static void touch_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     t->parts[part].count = n;
 }
 
-static const struct mso_ops del_ops = {.hop = del_hop, .next = one_hop, .reply = sum_reply};
-static const struct mso_ops exists_ops = {.hop = exists_hop, .next = one_hop, .reply = sum_reply};
-static const struct mso_ops touch_ops = {.hop = touch_hop, .next = one_hop, .reply = sum_reply};
+static const struct mso_ops del_ops = {.hop = del_hop, .next = mso_one_hop, .reply = mso_reply_sum};
+static const struct mso_ops exists_ops = {.hop = exists_hop, .next = mso_one_hop, .reply = mso_reply_sum};
+static const struct mso_ops touch_ops = {.hop = touch_hop, .next = mso_one_hop, .reply = mso_reply_sum};
 
 /* ---------- TYPE ---------- */
 
@@ -599,7 +584,7 @@ static void keys_reply(struct mso *t, struct reply *r)
             reply_raw(r, t->parts[p].out.data, t->parts[p].out.len);
 }
 
-static const struct mso_ops keys_ops = {.hop = keys_hop, .next = one_hop, .reply = keys_reply, .global = true};
+static const struct mso_ops keys_ops = {.hop = keys_hop, .next = mso_one_hop, .reply = keys_reply, .global = true};
 
 /* ---------- RANDOMKEY ----------
  * Each shard offers one random live key and its key count; the coordinator
@@ -689,7 +674,7 @@ static void randomkey_reply(struct mso *t, struct reply *r)
 }
 
 static const struct mso_ops randomkey_ops = {
-    .hop = randomkey_hop, .next = one_hop, .reply = randomkey_reply, .global = true};
+    .hop = randomkey_hop, .next = mso_one_hop, .reply = randomkey_reply, .global = true};
 
 /* ---------- SCAN ----------
  * Cursor: slot in the low 14 bits, the slot table's reverse-binary cursor

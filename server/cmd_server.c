@@ -20,21 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int one_hop(struct mso *t, int hop)
-{
-    (void)t;
-    (void)hop;
-    return -1;
-}
-
-static void sum_reply(struct mso *t, struct reply *r)
-{
-    int64_t n = 0;
-    for (int p = 0; p < t->nparts; p++)
-        n += t->parts[p].count;
-    reply_int(r, n);
-}
-
 static void reply_help(struct reply *r, const char *cmd, const char *const *lines, size_t n)
 {
     char head[128];
@@ -133,10 +118,10 @@ static void swapdb_reply(struct mso *t, struct reply *r)
         reply_ok(r);
 }
 
-static const struct mso_ops dbsize_ops = {.hop = dbsize_hop, .next = one_hop, .reply = sum_reply, .global = true};
-static const struct mso_ops flushall_ops = {.hop = flushall_hop, .next = one_hop, .reply = flush_reply, .global = true};
-static const struct mso_ops flushdb_ops = {.hop = flushdb_hop, .next = one_hop, .reply = flush_reply, .global = true};
-static const struct mso_ops swapdb_ops = {.hop = swapdb_hop, .next = one_hop, .reply = swapdb_reply, .global = true};
+static const struct mso_ops dbsize_ops = {.hop = dbsize_hop, .next = mso_one_hop, .reply = mso_reply_sum, .global = true};
+static const struct mso_ops flushall_ops = {.hop = flushall_hop, .next = mso_one_hop, .reply = flush_reply, .global = true};
+static const struct mso_ops flushdb_ops = {.hop = flushdb_hop, .next = mso_one_hop, .reply = flush_reply, .global = true};
+static const struct mso_ops swapdb_ops = {.hop = swapdb_hop, .next = mso_one_hop, .reply = swapdb_reply, .global = true};
 
 /* ---------- TIME LASTSAVE SHUTDOWN ---------- */
 
@@ -453,9 +438,9 @@ static void ok_reply(struct mso *t, struct reply *r)
     reply_ok(r);
 }
 
-static const struct mso_ops populate_ops = {.hop = populate_hop, .next = one_hop, .reply = populate_reply, .global = true};
+static const struct mso_ops populate_ops = {.hop = populate_hop, .next = mso_one_hop, .reply = populate_reply, .global = true};
 static const struct mso_ops active_expire_ops = {
-    .hop = active_expire_hop, .next = one_hop, .reply = ok_reply, .global = true};
+    .hop = active_expire_hop, .next = mso_one_hop, .reply = ok_reply, .global = true};
 
 /* ---------- MEMORY ---------- */
 
@@ -597,7 +582,7 @@ static void memstats_reply(struct mso *t, struct reply *r)
     mi_free(dbkeys);
 }
 
-static const struct mso_ops memstats_ops = {.hop = memstats_hop, .next = one_hop, .reply = memstats_reply, .global = true};
+static const struct mso_ops memstats_ops = {.hop = memstats_hop, .next = mso_one_hop, .reply = memstats_reply, .global = true};
 
 static void cmd_memory_doctor(struct cmd_ctx *c)
 {

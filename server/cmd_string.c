@@ -494,13 +494,6 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
 
 /* ---------- multi-key: MGET MSET MSETNX ---------- */
 
-static int one_hop(struct mso *t, int hop)
-{
-    (void)t;
-    (void)hop;
-    return -1;
-}
-
 /* MGET: each shard writes, per key it owns, a bulk or null into its part
  * buffer; the reply stitches them back in argument order. */
 static void mget_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -552,7 +545,7 @@ static void mget_reply(struct mso *t, struct reply *r)
     mi_free(partof);
 }
 
-static const struct mso_ops mget_ops = {.hop = mget_hop, .next = one_hop, .reply = mget_reply};
+static const struct mso_ops mget_ops = {.hop = mget_hop, .next = mso_one_hop, .reply = mget_reply};
 
 static void mset_write(struct cmd_ctx *c)
 {
@@ -578,7 +571,7 @@ static void mset_reply(struct mso *t, struct reply *r)
     reply_ok(r);
 }
 
-static const struct mso_ops mset_ops = {.hop = mset_hop, .next = one_hop, .reply = mset_reply};
+static const struct mso_ops mset_ops = {.hop = mset_hop, .next = mso_one_hop, .reply = mset_reply};
 
 /* MSETNX: hop 0 counts existing keys on every shard; hop 1 writes if none. */
 static void msetnx_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -823,7 +816,7 @@ static void lcs_reply(struct mso *t, struct reply *r)
     lcs_compute(r, a, (uint32_t)alen, b, (uint32_t)blen, &o);
 }
 
-static const struct mso_ops lcs_ops = {.hop = lcs_hop, .next = one_hop, .reply = lcs_reply};
+static const struct mso_ops lcs_ops = {.hop = lcs_hop, .next = mso_one_hop, .reply = lcs_reply};
 
 #define W CMD_WRITE
 #define R CMD_READONLY

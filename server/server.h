@@ -265,6 +265,10 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys);
 void shard_process_queue(struct worker *w);
+/* mso `next` for single-hop operations */
+int mso_one_hop(struct mso *t, int hop);
+/* mso `reply`: the sum of every part's count as an integer */
+void mso_reply_sum(struct mso *t, struct reply *r);
 
 /* A multi-shard operation in flight; lives on the coordinator's thread. */
 struct mso_part {

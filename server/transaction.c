@@ -604,3 +604,20 @@ void exec_global_internal(struct worker *w, const struct command *cmd)
     t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
     mso_schedule(w, t);
 }
+
+/* ---------- helpers for families' mso ops ---------- */
+
+int mso_one_hop(struct mso *t, int hop)
+{
+    (void)t;
+    (void)hop;
+    return -1;
+}
+
+void mso_reply_sum(struct mso *t, struct reply *r)
+{
+    int64_t n = 0;
+    for (int p = 0; p < t->nparts; p++)
+        n += t->parts[p].count;
+    reply_int(r, n);
+}
