@@ -236,9 +236,12 @@ print_server_log_tail() {
 run_runtest() {
     local unit=$1 port=$2 out=$3 tags tail_pid="" rc
     tags=$(printf -- '-%s ' "${EXCLUDED_TAGS[@]}")
+    # runtest's own client port is searched just below --baseport; a random
+    # base keeps two runs on one machine from racing for the same port.
+    local baseport=$((22000 + (RANDOM % 300) * 64))
     # TERM=dumb keeps runtest's output free of colour codes.
     (cd "$SRC_TREE" && TERM=dumb exec timeout -k 10 "$UNIT_TIMEOUT" \
-        ./runtest --host 127.0.0.1 --port "$port" --durable --single "$unit" \
+        ./runtest --host 127.0.0.1 --port "$port" --baseport "$baseport" --durable --single "$unit" \
                   --skipfile "$SKIP_FILE" --tags "${tags% }" --timeout "$TEST_TIMEOUT" \
         </dev/null > "$out" 2>&1) &
     RUNTEST_PID=$!
