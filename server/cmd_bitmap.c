@@ -9,6 +9,7 @@
  * writes the destination on its owner (both in one hop when every key is on
  * one shard). */
 #include "server/server.h"
+#include "server/pubsub.h" /* pubsub: keyspace events */
 
 #include <limits.h>
 #include <mimalloc.h>
@@ -233,6 +234,7 @@ static void cmd_setbit(struct cmd_ctx *c)
         s[byte] &= (uint8_t)~mask;
     if (grown || old != on)
         db_signal_modified(c, &c->argv[1]);
+    notify_keyspace_event(c, NOTIFY_STRING, "setbit", &c->argv[1]); /* pubsub: keyspace event */
     reply_int(&c->r, old);
 }
 
@@ -466,6 +468,7 @@ static void bitop_store(struct cmd_ctx *c, const struct bitop_state *st)
         if (old) {
             ks_delete(c->ks, c->db, &ref);
             db_signal_modified(c, key);
+            notify_keyspace_event(c, NOTIFY_GENERIC, "del", key); /* pubsub: keyspace event */
         }
         return;
     }
@@ -480,6 +483,7 @@ static void bitop_store(struct cmd_ctx *c, const struct bitop_state *st)
         db_add(c, key, e);
     }
     db_signal_modified(c, key);
+    notify_keyspace_event(c, NOTIFY_STRING, "set", key); /* pubsub: keyspace event */
 }
 
 /* Every key on this shard: read the sources in place and write at once. */
@@ -884,6 +888,7 @@ static void bitfield_generic(struct cmd_ctx *c, bool readonly_cmd)
     }
     if (changed)
         db_signal_modified(c, &c->argv[1]);
+    if (changed) notify_keyspace_event(c, NOTIFY_STRING, "setbit", &c->argv[1]); /* pubsub: keyspace event */
 out:
     mi_free(ops);
 }

@@ -4,6 +4,9 @@
  * and KILL, which visit every thread's connections as a multi-shard op.
  * Owns: connection-state commands. Must not touch keyspace data. */
 #include "server/server.h"
+#include "server/pubsub.h" /* pubsub: hooks */
+#include "server/multi.h" /* multi: hooks */
+#include "server/multi.h" /* multi: hooks */
 
 #include <mimalloc.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@ static void cmd_ping(struct cmd_ctx *c)
         reply_errorf(&c->r, "ERR wrong number of arguments for '%s' command", c->cmd->name);
         return;
     }
+    if (pubsub_ping(c)) return; /* pubsub: subscribed RESP2 context replies [pong, arg] */
     if (c->argc == 2)
         reply_bulk(&c->r, c->argv[1].p, c->argv[1].len);
     else
@@ -182,6 +186,8 @@ static void cmd_quit(struct cmd_ctx *c)
 static void cmd_reset(struct cmd_ctx *c)
 {
     struct conn *conn = c->conn;
+    pubsub_reset(conn); /* pubsub: RESET unsubscribes */
+    multi_conn_reset(conn); /* multi: RESET discards MULTI and unwatches */
     conn->db = 0;
     conn->resp = 2;
     c->r.resp = 2;
@@ -271,13 +277,6 @@ static void client_list_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             conn_describe(conn, out);
 }
 
-static int single_hop(struct mso *t, int hop)
-{
-    (void)t;
-    (void)hop;
-    return -1;
-}
-
 static const char *client_list_check(struct mso *t)
 {
     for (int j = 2; j < t->argc; j++) {
@@ -317,7 +316,7 @@ static void client_list_reply(struct mso *t, struct reply *r)
 }
 
 static const struct mso_ops client_list_ops = {
-    .hop = client_list_hop, .next = single_hop, .reply = client_list_reply, .global = true};
+    .hop = client_list_hop, .next = mso_one_hop, .reply = client_list_reply, .global = true};
 
 /* CLIENT KILL addr:port | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes/no] */
 struct kill_filter {
@@ -442,7 +441,7 @@ static void client_kill_reply(struct mso *t, struct reply *r)
 }
 
 static const struct mso_ops client_kill_ops = {
-    .hop = client_kill_hop, .next = single_hop, .reply = client_kill_reply, .global = true};
+    .hop = client_kill_hop, .next = mso_one_hop, .reply = client_kill_reply, .global = true};
 
 static void cmd_client_help(struct cmd_ctx *c)
 {

@@ -3,6 +3,7 @@
  * Owns: the two commands' semantics. The payload format (type byte, RDB
  * value, RDB version, CRC64) is shard/rdb.c's; storage is shard/. */
 #include "server/server.h"
+#include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/rdb.h"
 
 #include <limits.h>
@@ -137,6 +138,7 @@ static void cmd_restore(struct cmd_ctx *c)
     }
     set_lru_or_lfu(c, e, freq, idle);
     db_signal_modified(c, key);
+    notify_keyspace_event(c, NOTIFY_GENERIC, "restore", key); /* pubsub: keyspace event */
     reply_ok(&c->r);
 }
 

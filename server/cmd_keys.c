@@ -7,7 +7,9 @@
  * entry_load), never as a pointer into another thread's heap.
  * Owns: generic key command semantics; storage is shard/. */
 #include "server/server.h"
+#include "server/pubsub.h" /* pubsub: keyspace events */
 #include "server/glob.h"
+#include "server/multi.h" /* multi: hooks */
 
 #include <ctype.h>
 #include <errno.h>
@@ -130,6 +132,7 @@ static void del_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         if (db_find(c, key, &ref)) {
             ks_delete(c->ks, c->db, &ref);
             db_signal_modified(c, key);
+            notify_keyspace_event(c, NOTIFY_GENERIC, "del", key); /* pubsub: keyspace event */
             n++;
         }
     }
@@ -242,6 +245,7 @@ static void expire_generic(struct cmd_ctx *c, bool relative, bool seconds)
         ks_set_expire(c->ks, c->db, &ref, when);
     }
     db_signal_modified(c, &c->argv[1]);
+    notify_keyspace_event(c, NOTIFY_GENERIC, when <= c->now_ms ? "del" : "expire", &c->argv[1]); /* pubsub: keyspace event */
     reply_int(&c->r, 1);
 }
 
@@ -285,6 +289,7 @@ static void cmd_persist(struct cmd_ctx *c)
     }
     ks_set_expire(c->ks, c->db, &ref, -1);
     db_signal_modified(c, &c->argv[1]);
+    notify_keyspace_event(c, NOTIFY_GENERIC, "persist", &c->argv[1]); /* pubsub: keyspace event */
     reply_int(&c->r, 1);
 }
 
@@ -387,7 +392,8 @@ static int xfer_local(struct cmd_ctx *c, const struct xfer_opts *o)
         db_signal_modified(c, src);
     }
     ks_add(c->ks, o->dstdb, arg_slot(dst), n);
-    db_signal_modified(c, dst);
+    multi_touch(c->w, o->dstdb, dst->p, dst->len); /* multi: the destination's db */
+    if (copy) notify_keyspace_event_db(c->w, o->dstdb, NOTIFY_GENERIC, "copy_to", dst->p, dst->len); else { notify_keyspace_event(c, NOTIFY_GENERIC, "rename_from", src); notify_keyspace_event(c, NOTIFY_GENERIC, "rename_to", dst); } /* pubsub: keyspace event */
     return XF_DONE;
 }
 
@@ -436,6 +442,7 @@ static void xfer_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         if (o.kind != XK_COPY && find_in_db(c, c->db, src, &ref)) {
             ks_delete(c->ks, c->db, &ref);
             db_signal_modified(c, src);
+            notify_keyspace_event(c, NOTIFY_GENERIC, "rename_from", src); /* pubsub: keyspace event */
         }
         return;
     }
@@ -449,7 +456,8 @@ static void xfer_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     if (o.kind == XK_COPY)
         n->lru = lru_clock();
     ks_add(c->ks, o.dstdb, arg_slot(dst), n);
-    db_signal_modified(c, dst);
+    multi_touch(c->w, o.dstdb, dst->p, dst->len); /* multi: the destination's db */
+    notify_keyspace_event_db(c->w, o.dstdb, NOTIFY_GENERIC, o.kind == XK_COPY ? "copy_to" : "rename_to", dst->p, dst->len); /* pubsub: keyspace event */
 }
 
 static int xfer_next(struct mso *t, int hop)
@@ -541,6 +549,8 @@ static void cmd_move(struct cmd_ctx *c)
     table_maybe_shrink(ref.table);
     ks_add(c->ks, dbid, arg_slot(key), e);
     db_signal_modified(c, key);
+    multi_touch(c->w, (int)dbid, key->p, key->len); /* multi: MOVE touches the target db too */
+    notify_keyspace_event(c, NOTIFY_GENERIC, "move_from", key); notify_keyspace_event_db(c->w, (int)dbid, NOTIFY_GENERIC, "move_to", key->p, key->len); /* pubsub: keyspace event */
     reply_int(&c->r, 1);
 }
 

@@ -7,6 +7,7 @@
 #include "server/info.h"
 #include "server/log.h"
 #include "server/persist.h"
+#include "server/multi.h" /* multi: hooks */
 #include "shard/memory.h"
 
 #include <limits.h>
@@ -53,8 +54,10 @@ static void flushall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     (void)hop;
     if (flush_check(t))
         return;
-    for (int db = 0; db < c->ks->ndb; db++)
+    for (int db = 0; db < c->ks->ndb; db++) {
+        multi_touch_flush(c->w, db); /* multi: touch watched keys */
         ks_flush_db(c->ks, db);
+    }
 }
 
 static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -63,6 +66,7 @@ static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     (void)hop;
     if (flush_check(t))
         return;
+    multi_touch_flush(c->w, c->db); /* multi: touch watched keys */
     ks_flush_db(c->ks, c->db);
 }
 
@@ -105,6 +109,7 @@ static void swapdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     int a, b;
     if (swapdb_check(t, c->ks->ndb, &a, &b) || a == b)
         return;
+    multi_touch_swap(c->w, a, b); /* multi: touch watched keys */
     ks_swap_db(c->ks, a, b);
 }
 

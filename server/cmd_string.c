@@ -5,6 +5,8 @@
  * Owns: string command semantics. Storage is shard/ (entries, keyspace);
  * multi-key commands run through mso hops (transaction.c). */
 #include "server/server.h"
+#include "server/multi.h" /* multi: hooks */
+#include "server/pubsub.h" /* pubsub: keyspace events */
 
 #include <limits.h>
 #include <math.h>
@@ -109,6 +111,7 @@ static void store_string(struct cmd_ctx *c, const struct arg *key, struct ks_ref
         e->lru = old->lru;
         ks_replace(c->ks, c->db, ref, e);
         db_touch(c, e);
+        db_signal_modified(c, key); /* multi */
     } else {
         if (expire_ms >= 0)
             e = entry_set_expire(e, expire_ms);
@@ -141,6 +144,7 @@ static void cmd_set(struct cmd_ctx *c)
     if (!skip) {
         store_string(c, &c->argv[1], &ref, &c->argv[2], when, flags & SET_KEEPTTL);
         db_signal_modified(c, &c->argv[1]);
+        notify_keyspace_event(c, NOTIFY_STRING, "set", &c->argv[1]); if (expire) notify_keyspace_event(c, NOTIFY_GENERIC, "expire", &c->argv[1]); /* pubsub: keyspace event */
     }
     if (!(flags & SET_GET)) {
         if (skip)
@@ -158,6 +162,7 @@ static void cmd_setnx(struct cmd_ctx *c)
         return;
     }
     store_string(c, &c->argv[1], &ref, &c->argv[2], -1, false);
+    notify_keyspace_event(c, NOTIFY_STRING, "set", &c->argv[1]); /* pubsub: keyspace event */
     reply_int(&c->r, 1);
 }
 
@@ -169,6 +174,7 @@ static void setex_generic(struct cmd_ctx *c, int unit_flag)
     struct ks_ref ref;
     db_find(c, &c->argv[1], &ref);
     store_string(c, &c->argv[1], &ref, &c->argv[3], when, false);
+    notify_keyspace_event(c, NOTIFY_STRING, "set", &c->argv[1]); notify_keyspace_event(c, NOTIFY_GENERIC, "expire", &c->argv[1]); /* pubsub: keyspace event */
     reply_ok(&c->r);
 }
 
@@ -216,6 +222,7 @@ static void cmd_getset(struct cmd_ctx *c)
     else
         reply_null(&c->r);
     store_string(c, &c->argv[1], &ref, &c->argv[2], -1, false);
+    notify_keyspace_event(c, NOTIFY_STRING, "set", &c->argv[1]); /* pubsub: keyspace event */
 }
 
 static void cmd_getdel(struct cmd_ctx *c)
@@ -231,6 +238,8 @@ static void cmd_getdel(struct cmd_ctx *c)
     }
     reply_entry_string(c, e);
     ks_delete(c->ks, c->db, &ref);
+    notify_keyspace_event(c, NOTIFY_GENERIC, "del", &c->argv[1]); /* pubsub: keyspace event */
+    db_signal_modified(c, &c->argv[1]); /* multi */
 }
 
 static void cmd_getex(struct cmd_ctx *c)
@@ -254,11 +263,16 @@ static void cmd_getex(struct cmd_ctx *c)
     reply_entry_string(c, e);
     if (expire && when <= c->now_ms) {
         ks_delete(c->ks, c->db, &ref);
+        notify_keyspace_event(c, NOTIFY_GENERIC, "del", &c->argv[1]); /* pubsub: keyspace event */
     } else if (expire) {
         ks_set_expire(c->ks, c->db, &ref, when);
+        notify_keyspace_event(c, NOTIFY_GENERIC, "expire", &c->argv[1]); /* pubsub: keyspace event */
     } else if (flags & SET_PERSIST) {
+        if (entry_has_expire(e)) notify_keyspace_event(c, NOTIFY_GENERIC, "persist", &c->argv[1]); /* pubsub: keyspace event */
         ks_set_expire(c->ks, c->db, &ref, -1);
     }
+    if (expire || (flags & SET_PERSIST))
+        db_signal_modified(c, &c->argv[1]); /* multi */
 }
 
 static void cmd_strlen(struct cmd_ctx *c)
@@ -292,6 +306,8 @@ static void cmd_append(struct cmd_ctx *c)
     if (!e) {
         e = entry_new_string_raw(key->p, key->len, val->p, val->len, val->len);
         db_add(c, key, e);
+        notify_keyspace_event(c, NOTIFY_STRING, "append", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi */
         reply_int(&c->r, (int64_t)val->len);
         return;
     }
@@ -302,6 +318,8 @@ static void cmd_append(struct cmd_ctx *c)
     memcpy(entry_str(ne) + ne->val.str.len, val->p, val->len);
     ne->val.str.len += (uint32_t)val->len;
     ks_relink(c->ks, c->db, &ref, ne);
+    notify_keyspace_event(c, NOTIFY_STRING, "append", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi */
     reply_int(&c->r, ne->val.str.len);
 }
 
@@ -333,6 +351,8 @@ static void cmd_setrange(struct cmd_ctx *c)
         e->val.str.len = (uint32_t)(offset + (long long)val->len);
         e->enc = ENC_RAW;
         db_add(c, key, e);
+        notify_keyspace_event(c, NOTIFY_STRING, "setrange", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi */
         reply_int(&c->r, e->val.str.len);
         return;
     }
@@ -352,6 +372,8 @@ static void cmd_setrange(struct cmd_ctx *c)
     }
     memcpy(s + offset, val->p, val->len);
     ks_relink(c->ks, c->db, &ref, ne);
+    notify_keyspace_event(c, NOTIFY_STRING, "setrange", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi */
     reply_int(&c->r, ne->val.str.len);
 }
 
@@ -431,6 +453,8 @@ static void incr_by(struct cmd_ctx *c, long long delta)
             db_add(c, key, ne);
         }
     }
+    notify_keyspace_event(c, NOTIFY_STRING, "incrby", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi */
     reply_int(&c->r, nv);
 }
 
@@ -489,6 +513,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
     struct arg val = {buf, (size_t)n};
     int64_t when = e ? entry_expire(e) : -1;
     store_string(c, key, &ref, &val, when, false);
+    notify_keyspace_event(c, NOTIFY_STRING, "incrbyfloat", key); /* pubsub: keyspace event */
     reply_bulk(&c->r, buf, (size_t)n);
 }
 
@@ -554,6 +579,7 @@ static void mset_write(struct cmd_ctx *c)
         struct ks_ref ref;
         db_find(c, key, &ref);
         store_string(c, key, &ref, key + 1, -1, false);
+        notify_keyspace_event(c, NOTIFY_STRING, "set", key); /* pubsub: keyspace event */
     }
 }
 

@@ -6,6 +6,8 @@
  * reach the shards through dispatch.c. */
 #include "server/server.h"
 #include "server/log.h"
+#include "server/multi.h" /* multi: hooks */
+#include "server/pubsub.h" /* pubsub: hooks */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,45 +33,39 @@ static const struct io_sock_ops conn_ops = {
     .on_closed = conn_on_closed,
 };
 
+/* "ip:port" of a socket address, as Redis prints it in CLIENT LIST. */
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, outlen, "%s:%d", ip, port);
+}
+
 static void format_peer(int fd, bool is_unix, char *addr, size_t alen, char *laddr, size_t llen)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
     if (is_unix) {
         snprintf(addr, alen, "/unixsocket:0");
         snprintf(laddr, llen, "/unixsocket:0");
         return;
     }
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-            port = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-            port = ntohs(in6->sin6_port);
-        }
-    }
-    snprintf(addr, alen, "%s:%d", ip, port);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    getpeername(fd, (struct sockaddr *)&ss, &sl);
+    format_addr(&ss, addr, alen);
     sl = sizeof(ss);
-    ip[0] = '?';
-    ip[1] = 0;
-    port = 0;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-            port = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-            port = ntohs(in6->sin6_port);
-        }
-    }
-    snprintf(laddr, llen, "%s:%d", ip, port);
+    memset(&ss, 0, sizeof(ss));
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    format_addr(&ss, laddr, llen);
 }
 
 static const char PROTECTED_MODE_ERR[] =
@@ -390,6 +386,7 @@ void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
@@ -405,6 +402,7 @@ void conn_close(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+    multi_conn_free(c); /* multi: drop MULTI state, unwatch */
     struct pending *p = c->phead;
     while (p) {
         struct pending *n = p->next;

@@ -5,7 +5,10 @@
  * Owns: the checks done before any routing. Must not touch keyspace data. */
 #include "server/server.h"
 #include "cluster/slot.h"
+#include "cluster/cluster.h" /* cluster: redirection hook */
 #include "server/clock.h"
+#include "server/multi.h" /* multi: hooks */
+#include "server/pubsub.h" /* pubsub: hooks */
 
 #include <ctype.h>
 #include <mimalloc.h>
@@ -110,6 +113,8 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     const char *err = NULL;
     struct worker *w = c->w;
     w->stats.total_commands++;
+    if (c->multi && multi_dispatch(c, argc, argv)) /* multi: queue inside MULTI */
+        return;
     const struct command *cmd = command_lookup(argv, argc, &err);
     if (!cmd) {
         const struct command *known = command_find(argv[0].p, argv[0].len);
@@ -129,6 +134,7 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
         reply_now_error(c, "LOADING Redis is loading the dataset in memory");
         return;
     }
+    if (c->pubsub && pubsub_deny(c, cmd)) return; /* pubsub: subscribed RESP2 context allows only (P|S)(UN)SUBSCRIBE PING QUIT RESET */
     if (cmd->flags & CMD_CONN) {
         exec_inline(c, cmd, argc, argv);
         return;
@@ -145,6 +151,7 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     int maxkeys = argc;
     int *keys = maxkeys <= MAX_KEYS_STACK ? keystack : mi_malloc(sizeof(int) * (size_t)maxkeys);
     int nkeys = command_keys(cmd, argv, argc, keys, maxkeys);
+    if (cluster_redirect(c, cmd, argc, argv, keys, nkeys)) { if (keys != keystack) mi_free(keys); return; } /* cluster: MOVED/ASK/CROSSSLOT */
     if (nkeys <= 0) {
         exec_inline(c, cmd, argc, argv);
     } else {

@@ -3,6 +3,7 @@
  * daemonize. Owns nothing after the workers start but the wait for them.
  * Must not touch keyspace data. */
 #include "server/server.h"
+#include "cluster/cluster.h" /* cluster: node id and config at startup */
 #include "server/clock.h"
 #include "server/log.h"
 #include "server/notify.h"
@@ -261,6 +262,7 @@ int main(int argc, char **argv)
     serverlog(LL_NOTICE, "darter version=%s, bits=64, pid=%d, threads=%d, just started", DARTER_VERSION,
               (int)getpid(), g_nworkers);
     create_workers(cfg, cfg->force_epoll);
+    cluster_init(cfg); /* cluster: load or create the node id and config */
     write_pidfile(cfg->pidfile);
     persist_init(); /* persist: workers start loading if dir/dbfilename exists */
     sigset_t block, old;

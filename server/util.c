@@ -4,6 +4,8 @@
 #include "server/server.h"
 #include "cluster/slot.h"
 #include "server/clock.h"
+#include "server/multi.h" /* multi: hooks */
+#include "server/pubsub.h" /* pubsub: keyspace events */
 
 #include <ctype.h>
 #include <errno.h>
@@ -92,7 +94,9 @@ uint32_t lru_clock(void)
 struct entry *db_find(struct cmd_ctx *c, const struct arg *key, struct ks_ref *ref)
 {
     unsigned slot = key == c->slot_arg ? c->slot_val : arg_slot(key);
+    uint64_t expired_before = c->ks->stats.expired_keys; /* pubsub: lazy expiry fires "expired" */
     struct entry *e = ks_find(c->ks, c->db, slot, key->p, key->len, c->now_ms, ref);
+    if (c->ks->stats.expired_keys != expired_before) notify_keyspace_event(c, NOTIFY_EXPIRED, "expired", key); /* pubsub: keyspace event */
     return e;
 }
 
@@ -113,6 +117,8 @@ void db_add(struct cmd_ctx *c, const struct arg *key, struct entry *e)
 {
     e->lru = ctx_lru(c);
     ks_add(c->ks, c->db, key == c->slot_arg ? c->slot_val : arg_slot(key), e);
+    notify_keyspace_event(c, NOTIFY_NEW, "new", key); /* pubsub: keyspace event */
+    db_signal_modified(c, key); /* multi: a new key is a modification */
 }
 
 void db_touch(struct cmd_ctx *c, struct entry *e)
@@ -122,8 +128,7 @@ void db_touch(struct cmd_ctx *c, struct entry *e)
 
 void db_signal_modified(struct cmd_ctx *c, const struct arg *key)
 {
-    (void)c;
-    (void)key;
+    multi_touch(c->w, c->db, key->p, key->len); /* multi: WATCH sees the write */
 }
 
 double g_usec_per_tick = 0.001;

@@ -1,0 +1,43 @@
+/* server/pubsub.h — hooks into the Pub/Sub family (server/cmd_pubsub.c) for
+ * the connection, dispatch and write paths, and keyspace notifications.
+ * Owns: nothing but these declarations. */
+#ifndef DARTER_SERVER_PUBSUB_H
+#define DARTER_SERVER_PUBSUB_H
+
+#include "server/server.h"
+
+/* notify-keyspace-events classes (Redis's NOTIFY_* values) */
+enum {
+    NOTIFY_KEYSPACE = 1 << 0, /* K */
+    NOTIFY_KEYEVENT = 1 << 1, /* E */
+    NOTIFY_GENERIC = 1 << 2,  /* g */
+    NOTIFY_STRING = 1 << 3,   /* $ */
+    NOTIFY_LIST = 1 << 4,     /* l */
+    NOTIFY_SET = 1 << 5,      /* s */
+    NOTIFY_HASH = 1 << 6,     /* h */
+    NOTIFY_ZSET = 1 << 7,     /* z */
+    NOTIFY_EXPIRED = 1 << 8,  /* x */
+    NOTIFY_EVICTED = 1 << 9,  /* e */
+    NOTIFY_STREAM = 1 << 10,  /* t */
+    NOTIFY_KEY_MISS = 1 << 11,/* m */
+    NOTIFY_MODULE = 1 << 12,  /* d */
+    NOTIFY_NEW = 1 << 13,     /* n */
+};
+
+/* conn.c: the connection closes; drop its subscriptions. */
+void pubsub_conn_closed(struct conn *c);
+/* dispatch.c: a subscribed RESP2 connection may only run (P|S)(UN)SUBSCRIBE,
+ * PING, QUIT, RESET. Replies the error and returns true when refused. */
+bool pubsub_deny(struct conn *c, const struct command *cmd);
+/* cmd_conn.c PING: in subscribed RESP2 context reply ["pong", arg]; true when it replied. */
+bool pubsub_ping(struct cmd_ctx *c);
+/* cmd_conn.c RESET: unsubscribe from everything, silently. */
+void pubsub_reset(struct conn *c);
+
+/* Keyspace notifications, from a handler running on the key's shard. */
+void notify_keyspace_event(struct cmd_ctx *c, int type, const char *event, const struct arg *key);
+/* The same without a command context (expiry). */
+void notify_keyspace_event_db(struct worker *w, int db, int type, const char *event, const char *key,
+                              size_t keylen);
+
+#endif
