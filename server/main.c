@@ -105,11 +105,16 @@ static void load_config(int argc, char **argv, struct config *cfg)
     mi_free(overrides);
 }
 
-static void assign_slots(int n)
+/* Standalone: contiguous ranges, so consecutive slots share a thread (SCAN
+ * walks a thread's range in one call). Cluster mode: blocks of 64 slots dealt
+ * round-robin, so a node that owns only part of the 16384 slots still spreads
+ * them over all its threads. */
+#define CLUSTER_SLOT_BLOCK 64
+
+static void assign_slots(int n, bool cluster)
 {
-    /* contiguous ranges: consecutive slots share a thread (SCAN walks a thread's range at once) */
     for (int s = 0; s < 16384; s++)
-        g_slot_owner[s] = (uint16_t)((long)s * n / 16384);
+        g_slot_owner[s] = cluster ? (uint16_t)((s / CLUSTER_SLOT_BLOCK) % n) : (uint16_t)((long)s * n / 16384);
 }
 
 static int listen_all(struct worker *w, const struct config *cfg)
@@ -257,7 +262,7 @@ int main(int argc, char **argv)
     g_start_time_ms = mstime();
     commands_init();
     clock_calibrate();
-    assign_slots(g_nworkers);
+    assign_slots(g_nworkers, cfg->cluster_enabled);
     serverlog(LL_NOTICE, "oO0OoO0OoO0Oo darter is starting oO0OoO0OoO0Oo");
     serverlog(LL_NOTICE, "darter version=%s, bits=64, pid=%d, threads=%d, just started", DARTER_VERSION,
               (int)getpid(), g_nworkers);
