@@ -443,51 +443,59 @@ static void put_name(struct buf *b, const char *p, size_t n)
     buf_put(b, p, n);
 }
 
-static void fan_finish(struct worker *w, struct fan *f)
+static void fan_write_reply(struct fan *f, struct reply *r)
 {
-    (void)w;
-    struct conn *c = f->c;
-    if (!c->closing) {
-        struct reply r = {&f->pend->out, f->resp};
-        switch (f->op) {
-        case FAN_PUBLISH:
-            reply_int(&r, f->total);
-            break;
-        case FAN_CHANNELS:
-            reply_array(&r, (int64_t)f->names.count);
-            for (size_t b = 0; b < f->names.size; b++)
-                for (struct psent *e = f->names.b[b]; e; e = e->next)
-                    reply_bulk(&r, e->key, e->len);
-            break;
-        case FAN_NUMPAT:
-            reply_int(&r, (int64_t)f->names.count);
-            break;
-        case FAN_NUMSUB:
-            reply_array(&r, (int64_t)(f->argc - 2) * 2);
-            for (int i = 2; i < f->argc; i++) {
-                reply_bulk(&r, f->argv[i].p, f->argv[i].len);
-                reply_int(&r, f->counts[i - 2]);
-            }
-            break;
-        default:
-            break;
+    switch (f->op) {
+    case FAN_PUBLISH:
+        reply_int(r, f->total);
+        break;
+    case FAN_CHANNELS:
+        reply_array(r, (int64_t)f->names.count);
+        for (size_t b = 0; b < f->names.size; b++)
+            for (struct psent *e = f->names.b[b]; e; e = e->next)
+                reply_bulk(r, e->key, e->len);
+        break;
+    case FAN_NUMPAT:
+        reply_int(r, (int64_t)f->names.count);
+        break;
+    case FAN_NUMSUB:
+        reply_array(r, (int64_t)(f->argc - 2) * 2);
+        for (int i = 2; i < f->argc; i++) {
+            reply_bulk(r, f->argv[i].p, f->argv[i].len);
+            reply_int(r, f->counts[i - 2]);
         }
-        conn_pending_done(c, f->pend);
+        break;
+    default:
+        break;
     }
+}
+
+static void fan_free(struct fan *f)
+{
     if (f->pl)
         payload_put(f->pl);
     map_free(&f->names);
     mi_free(f->counts);
     mi_free(f->argmem);
     mi_free(f);
+}
+
+static void fan_finish(struct worker *w, struct fan *f)
+{
+    (void)w;
+    struct conn *c = f->c;
+    if (!c->closing) {
+        struct reply r = {&f->pend->out, f->resp};
+        fan_write_reply(f, &r);
+        conn_pending_done(c, f->pend);
+    }
+    fan_free(f);
     conn_release(c);
 }
 
-/* origin: one thread answered */
-static void fan_back(struct worker *w, struct msg *m)
+/* origin: add one thread's answer */
+static void fan_merge(struct fan *f, struct fanmsg *fm)
 {
-    struct fanmsg *fm = (struct fanmsg *)m;
-    struct fan *f = fm->f;
     f->total += fm->count;
     if (fm->counts)
         for (int i = 2; i < f->argc; i++)
@@ -502,6 +510,15 @@ static void fan_back(struct worker *w, struct msg *m)
     }
     buf_free(&fm->out);
     mi_free(fm->counts);
+    fm->counts = NULL;
+}
+
+/* origin: one thread answered */
+static void fan_back(struct worker *w, struct msg *m)
+{
+    struct fanmsg *fm = (struct fanmsg *)m;
+    struct fan *f = fm->f;
+    fan_merge(f, fm);
     mi_free(fm);
     if (--f->waiting == 0)
         fan_finish(w, f);
@@ -520,17 +537,8 @@ static void collect_names(struct worker *w, int ns, const struct arg *pat, struc
 }
 
 /* target thread: do this thread's part */
-static void fan_run(struct worker *w, struct msg *m)
+static void fan_collect(struct worker *w, struct fan *f, struct fanmsg *fm)
 {
-    struct fanmsg *fm = (struct fanmsg *)m;
-    if (!fm->f) { /* keyspace notification: nobody waits */
-        struct payload *pl = fm->pl;
-        deliver_local(w, pl->ns, pl->ch, pl->chlen, pl->msg, pl->mlen, NULL);
-        payload_put(pl);
-        mi_free(fm);
-        return;
-    }
-    struct fan *f = fm->f;
     struct ps_worker *pw = w->pubsub;
     switch (f->op) {
     case FAN_PUBLISH:
@@ -552,8 +560,31 @@ static void fan_run(struct worker *w, struct msg *m)
     default:
         break;
     }
+}
+
+/* target thread: do this thread's part */
+static void fan_run(struct worker *w, struct msg *m)
+{
+    struct fanmsg *fm = (struct fanmsg *)m;
+    if (!fm->f) { /* keyspace notification, or PUBLISH that cannot wait: nobody waits */
+        struct payload *pl = fm->pl;
+        deliver_local(w, pl->ns, pl->ch, pl->chlen, pl->msg, pl->mlen, NULL);
+        payload_put(pl);
+        mi_free(fm);
+        return;
+    }
+    fan_collect(w, fm->f, fm);
     fm->m.fn = fan_back;
-    worker_send(w, f->origin, &fm->m);
+    worker_send(w, fm->f->origin, &fm->m);
+}
+
+/* Can the handler's reply be deferred to a slot of its own? Only when it
+ * runs as a plain command on its connection (not inside EXEC, whose reply
+ * is one array built elsewhere). */
+static bool can_defer(struct cmd_ctx *c)
+{
+    struct conn *conn = c->conn;
+    return conn && (c->r.b == &conn->out[conn->out_active] || (conn->ptail && c->r.b == &conn->ptail->out));
 }
 
 /* Start a fan-out from a handler running inline on c's thread: the reply
@@ -697,7 +728,23 @@ static void do_publish(struct cmd_ctx *c, int ns)
     }
     /* local subscribers first: nothing is written in this reply slot yet */
     int64_t local = deliver_local(w, ns, ch->p, ch->len, msg->p, msg->len, c->conn);
-    if (!remote || !c->conn) {
+    if (!remote) {
+        reply_int(&c->r, local);
+        return;
+    }
+    if (!can_defer(c)) {
+        /* inside EXEC: deliver everywhere, but only local receivers are counted */
+        struct payload *pl = payload_new(ns, ch->p, ch->len, msg->p, msg->len);
+        for (int t = 0; t < g_nworkers; t++) {
+            if (!targets[t])
+                continue;
+            atomic_fetch_add(&pl->refs, 1);
+            struct fanmsg *fm = mi_zalloc(sizeof(*fm));
+            fm->pl = pl;
+            fm->m.fn = fan_run;
+            worker_send(w, t, &fm->m);
+        }
+        payload_put(pl);
         reply_int(&c->r, local);
         return;
     }
@@ -718,6 +765,15 @@ static void pubsub_fan(struct cmd_ctx *c, enum fan_op op, int ns)
     fan_copy_args(f, c->argc, c->argv);
     if (op == FAN_NUMSUB)
         f->counts = mi_zalloc(sizeof(int64_t) * (size_t)(c->argc > 2 ? c->argc - 2 : 1));
+    if (!can_defer(c)) { /* inside EXEC: this thread's subscriptions only */
+        struct fanmsg fm = {.f = f};
+        buf_init(&fm.out);
+        fan_collect(c->w, f, &fm);
+        fan_merge(f, &fm);
+        fan_write_reply(f, &c->r);
+        fan_free(f);
+        return;
+    }
     fan_start(c, f, NULL);
 }
 
