@@ -236,14 +236,24 @@ static void cmd_client_noevict(struct cmd_ctx *c)
         reply_error(&c->r, ERR_SYNTAX);
 }
 
+/* CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered themselves. */
 static void cmd_client_reply(struct cmd_ctx *c)
 {
-    if (arg_eq(&c->argv[2], "on"))
+    struct conn *conn = c->conn;
+    if (arg_eq(&c->argv[2], "on")) {
+        conn->reply_mode &= (uint8_t)~(REPLY_OFF | REPLY_SKIP | REPLY_SKIP_NEXT);
+        conn->silence_current = false;
         reply_ok(&c->r);
-    else if (arg_eq(&c->argv[2], "off") || arg_eq(&c->argv[2], "skip"))
-        reply_ok(&c->r); /* replies are always sent; OFF/SKIP accepted */
-    else
+    } else if (arg_eq(&c->argv[2], "off")) {
+        conn->reply_mode |= REPLY_OFF;
+        reply_ok(&c->r);
+    } else if (arg_eq(&c->argv[2], "skip")) {
+        if (!(conn->reply_mode & REPLY_OFF))
+            conn->reply_mode |= REPLY_SKIP_NEXT;
+        reply_ok(&c->r);
+    } else {
         reply_error(&c->r, ERR_SYNTAX);
+    }
 }
 
 /* CLIENT LIST [TYPE t] [ID id ...]: every thread describes its connections. */

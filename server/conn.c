@@ -159,7 +159,7 @@ void conn_accept(struct worker *w, int fd, bool is_unix)
 
 struct buf *conn_begin_reply(struct conn *c, struct pending **pend)
 {
-    if (!c->phead) {
+    if (!c->phead && !c->silence_current) {
         *pend = NULL;
         conn_queue_flush(c);
         return &c->out[c->out_active];
@@ -178,6 +178,7 @@ struct pending *conn_defer_reply(struct conn *c)
 {
     struct pending *p = mi_zalloc(sizeof(*p));
     buf_init(&p->out);
+    p->discard = c->silence_current;
     if (c->ptail)
         c->ptail->next = p;
     else
@@ -191,7 +192,9 @@ static void drain_pending(struct conn *c)
     while (c->phead && c->phead->done) {
         struct pending *p = c->phead;
         struct buf *o = &c->out[c->out_active];
-        if (o->len == 0 && o->cap < p->out.cap) {
+        if (p->discard) {
+            /* CLIENT REPLY OFF/SKIP: dropped */
+        } else if (o->len == 0 && o->cap < p->out.cap) {
             /* hand the buffer over instead of copying */
             struct buf tmp = *o;
             *o = p->out;

@@ -108,7 +108,33 @@ static void exec_inline(struct conn *c, const struct command *cmd, int argc, str
     conn_end_reply(c, pend);
 }
 
+/* Subscription confirmations are pushes: CLIENT REPLY OFF/SKIP do not hide them. */
+static bool is_subscription_command(const struct arg *name)
+{
+    static const char *const names[] = {"subscribe", "psubscribe", "ssubscribe",
+                                        "unsubscribe", "punsubscribe", "sunsubscribe"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (arg_eq(name, names[i]))
+            return true;
+    return false;
+}
+
+static void dispatch_one(struct conn *c, int argc, struct arg *argv);
+
+/* CLIENT REPLY OFF / SKIP: as Redis, SKIP silences the command after it. */
 void dispatch_command(struct conn *c, int argc, struct arg *argv)
+{
+    c->reply_mode &= (uint8_t)~REPLY_SKIP;
+    if (c->reply_mode & REPLY_SKIP_NEXT)
+        c->reply_mode = (uint8_t)((c->reply_mode & ~REPLY_SKIP_NEXT) | REPLY_SKIP);
+    c->silence_current = (c->reply_mode & (REPLY_OFF | REPLY_SKIP)) && !is_subscription_command(&argv[0]);
+    if (argc == 3 && arg_eq(&argv[0], "client") && arg_eq(&argv[1], "reply"))
+        c->silence_current = arg_eq(&argv[2], "off") || arg_eq(&argv[2], "skip");
+    dispatch_one(c, argc, argv);
+    c->silence_current = false;
+}
+
+static void dispatch_one(struct conn *c, int argc, struct arg *argv)
 {
     const char *err = NULL;
     struct worker *w = c->w;

@@ -123,8 +123,11 @@ struct pending {
     struct pending *next;
     struct buf out;
     bool done;
+    bool discard;          /* CLIENT REPLY OFF/SKIP: never sent */
     int action;
 };
+
+enum reply_mode_flag { REPLY_OFF = 1, REPLY_SKIP_NEXT = 2, REPLY_SKIP = 4 };
 
 /* ---------- connections ---------- */
 
@@ -163,6 +166,8 @@ struct conn {
     char lib_name[64];
     char lib_ver[32];
     uint64_t qbuf_peak;
+    uint8_t reply_mode;             /* CLIENT REPLY: enum reply_mode_flag */
+    bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
     void *pubsub;                   /* cmd_pubsub.c: subscriptions */
     void *cluster;                  /* cluster/: READONLY, ASKING flags */
