@@ -1,10 +1,13 @@
 /* cluster/cmd_cluster.c — family: CLUSTER READONLY READWRITE ASKING DFLYCLUSTER,
- * and the data-plane redirection hook (MOVED, ASK, CROSSSLOT, CLUSTERDOWN).
+ * and the data-plane redirection hook (MOVED, ASK, CROSSSLOT, CLUSTERDOWN),
+ * also asked by MULTI when queueing and at EXEC (cluster_multi_refuse).
  * Read-only topology subcommands run on the connection's thread against that
  * thread's config (w->cluster). Every change (SETCONFIG, SETHEALTH, ADDSLOTS,
  * SETSLOT, ...) is a global op in two hops: hop 0 (shard 0) derives and
  * validates the new version and writes the file; hop 1 installs it on every
  * thread, so all threads switch together and nothing changes on error.
+ * FLUSHSLOTS and RESET first count the keys on every thread (one more hop):
+ * they are refused while the node holds keys, as in Redis.
  * Owns: the commands and the per-connection READONLY/ASKING flags (kept in
  * the bits of conn->cluster, no allocation). */
 #include "cluster/cluster.h"
@@ -530,6 +533,33 @@ static void mut_reply(struct mso *t, struct reply *r)
     static const struct mso_ops name##_ops = {                                                               \
         .hop = name##_hop, .next = mut_next, .reply = mut_reply, .global = true};
 
+/* A change that depends on the keys this node holds: hop 0 counts the keys
+ * of the connection's database on every thread (parts[i].count, read by the
+ * mutation through keys_held), then the two hops above. */
+static int mut_next_counted(struct mso *t, int hop)
+{
+    return hop == 0 ? 1 : mut_next(t, hop - 1) < 0 ? -1 : hop + 1;
+}
+
+static int64_t keys_held(const struct mso *t)
+{
+    int64_t n = 0;
+    for (int i = 0; i < t->nparts; i++)
+        n += t->parts[i].count;
+    return n;
+}
+
+#define MUTATION_COUNTED(name)                                                                               \
+    static void name##_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)                             \
+    {                                                                                                        \
+        if (hop == 0)                                                                                        \
+            t->parts[part].count = (int64_t)ks_db_size(c->ks, c->db);                                        \
+        else                                                                                                 \
+            mut_hop(c, t, part, hop - 1, name);                                                              \
+    }                                                                                                        \
+    static const struct mso_ops name##_ops = {                                                               \
+        .hop = name##_hop, .next = mut_next_counted, .reply = mut_reply, .global = true};
+
 static struct cl_config *fail_with(struct cl_config *n, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static struct cl_config *fail_with(struct cl_config *n, char *err, size_t errlen, const char *fmt, ...)
@@ -703,8 +733,9 @@ MUTATION(m_delslotsrange)
 static struct cl_config *m_flushslots(const struct cl_config *cur, const struct mso *t, struct worker *w, char *err,
                                       size_t errlen)
 {
-    (void)t;
     (void)w;
+    if (keys_held(t))
+        return fail_with(NULL, err, errlen, "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
     struct cl_config *n = cl_copy(cur);
     if (cur->myself >= 0 && cur->nodes[cur->myself].master) {
         struct cl_shard *sh = &n->shards[cur->nodes[cur->myself].shard];
@@ -714,7 +745,7 @@ static struct cl_config *m_flushslots(const struct cl_config *cur, const struct 
     }
     return finish(n, err, errlen);
 }
-MUTATION(m_flushslots)
+MUTATION_COUNTED(m_flushslots)
 
 /* Drop `slot` from every migration (splitting ranges). */
 static void mig_drop_slot(struct cl_config *n, int slot)
@@ -818,6 +849,10 @@ static struct cl_config *m_reset(const struct cl_config *cur, const struct mso *
     } else if (t->argc > 3) {
         return fail_with(NULL, err, errlen, "%s", ERR_SYNTAX);
     }
+    /* replicas may be reset holding data, masters (or a node outside any
+     * configuration, a master of no slots in Redis) not */
+    if ((cur->myself < 0 || cur->nodes[cur->myself].master) && keys_held(t))
+        return fail_with(NULL, err, errlen, "ERR CLUSTER RESET can't be called with master nodes containing keys");
     char id[41];
     const char *myid = cur->myid;
     if (hard) {
@@ -831,7 +866,7 @@ static struct cl_config *m_reset(const struct cl_config *cur, const struct mso *
         n->nodes[0].epoch = cur->nodes[cur->myself].epoch;
     return n;
 }
-MUTATION(m_reset)
+MUTATION_COUNTED(m_reset)
 
 static struct cl_config *m_setepoch(const struct cl_config *cur, const struct mso *t, struct worker *w, char *err,
                                     size_t errlen)
@@ -948,6 +983,42 @@ static void reply_now(struct conn *c, const char *msg)
     conn_end_reply(c, pend);
 }
 
+enum { ROUTE_HERE, ROUTE_MIGRATING, ROUTE_REFUSED };
+
+/* Redis's getNodeByQuery for keys whose first hashes to `slot` (cross: some
+ * other key hashes elsewhere), in its order: an unbound first slot, then
+ * CROSSSLOT, the cluster state, an IMPORTING slot with ASKING, the owner,
+ * a READONLY read on a replica of the owner, else MOVED. A slot this node
+ * is MIGRATING is served here once the keys are checked on its thread. */
+static int route(struct worker *w, const struct cl_config *cl, uintptr_t fl, bool asking, bool write, unsigned slot,
+                 bool cross, char *msg, size_t msglen)
+{
+    int sh = cl->slot_shard[slot];
+    if (sh < 0) {
+        snprintf(msg, msglen, "CLUSTERDOWN Hash slot not served");
+        return ROUTE_REFUSED;
+    }
+    if (cross) {
+        snprintf(msg, msglen, "CROSSSLOT Keys in request don't hash to the same slot");
+        return ROUTE_REFUSED;
+    }
+    if (!state_ok(w, cl)) {
+        snprintf(msg, msglen, "CLUSTERDOWN The cluster is down");
+        return ROUTE_REFUSED;
+    }
+    int me = cl->myself;
+    const struct cl_shard *shard = &cl->shards[sh];
+    if (me >= 0 && shard->master == me)
+        return cl->migrating_to[slot] >= 0 ? ROUTE_MIGRATING : ROUTE_HERE;
+    if (me >= 0 && asking && cl->importing_from[slot] >= 0)
+        return ROUTE_HERE;
+    if (me >= 0 && cl->nodes[me].shard == sh && !cl->nodes[me].master && (fl & CF_READONLY) && !write)
+        return ROUTE_HERE;
+    const struct cl_node *m = &cl->nodes[shard->master];
+    snprintf(msg, msglen, "MOVED %u %s:%d", slot, m->ip, m->port);
+    return ROUTE_REFUSED;
+}
+
 bool cluster_redirect(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keys,
                       int nkeys)
 {
@@ -962,45 +1033,41 @@ bool cluster_redirect(struct conn *c, const struct command *cmd, int argc, struc
     if (nkeys <= 0)
         return false;
     unsigned slot = arg_slot(&argv[keys[0]]);
-    for (int i = 1; i < nkeys; i++)
-        if (arg_slot(&argv[keys[i]]) != slot) {
-            stats_count_rejected(w, cmd);
-            reply_now(c, "CROSSSLOT Keys in request don't hash to the same slot");
-            return true;
-        }
-    int me = cl->myself;
-    if (me >= 0 && asking && cl->importing_from[slot] >= 0)
+    bool cross = false;
+    for (int i = 1; i < nkeys && !cross; i++)
+        cross = arg_slot(&argv[keys[i]]) != slot;
+    char msg[128];
+    switch (route(w, cl, fl, asking, cmd->flags & CMD_WRITE, slot, cross, msg, sizeof(msg))) {
+    case ROUTE_HERE:
         return false;
-    int sh = cl->slot_shard[slot];
-    if (sh < 0) {
-        stats_count_rejected(w, cmd);
-        reply_now(c, "CLUSTERDOWN Hash slot not served");
-        return true;
-    }
-    if (!state_ok(w, cl)) {
-        stats_count_rejected(w, cmd);
-        reply_now(c, "CLUSTERDOWN The cluster is down");
-        return true;
-    }
-    const struct cl_shard *shard = &cl->shards[sh];
-    if (me >= 0 && shard->master == me) {
-        if (cl->migrating_to[slot] < 0)
-            return false;
+    case ROUTE_MIGRATING: {
         const struct command *wc = wrapped(cmd);
         if (!wc)
             return false;
         exec_single(c, wc, argc, argv, g_slot_owner[slot], keys, nkeys, (int)slot);
         return true;
     }
-    if (me >= 0 && cl->nodes[me].shard == sh && !cl->nodes[me].master && (fl & CF_READONLY) &&
-        !(cmd->flags & CMD_WRITE))
+    default:
+        stats_count_rejected(w, cmd);
+        reply_now(c, msg);
+        return true;
+    }
+}
+
+bool cluster_multi_refuse(struct conn *c, bool exec, bool write, int nkeys, unsigned slot, bool cross, char *msg,
+                          size_t msglen)
+{
+    struct worker *w = c->w;
+    struct cl_config *cl = w->cluster;
+    if (!cl)
         return false;
-    const struct cl_node *m = &cl->nodes[shard->master];
-    char msg[128];
-    snprintf(msg, sizeof(msg), "MOVED %u %s:%d", slot, m->ip, m->port);
-    stats_count_rejected(w, cmd);
-    reply_now(c, msg);
-    return true;
+    uintptr_t fl = conn_cflags(c);
+    bool asking = fl & CF_ASKING;
+    if (exec && asking) /* ASKING lasts through MULTI up to EXEC */
+        conn_set_cflags(c, fl & ~CF_ASKING);
+    if (nkeys <= 0)
+        return false;
+    return route(w, cl, fl, asking, write, slot, cross, msg, msglen) == ROUTE_REFUSED;
 }
 
 /* ---------- tables ---------- */

@@ -256,6 +256,16 @@ static void cmd_client_reply(struct cmd_ctx *c)
     }
 }
 
+/* TYPE normal|pubsub|master|replica|slave: a subscribed connection is of
+ * type pubsub (Redis's CLIENT_PUBSUB), any other one normal. */
+static bool conn_type_is(const struct conn *conn, const struct arg *type)
+{
+    bool pubsub = pubsub_conn_counts(conn, NULL, NULL, NULL);
+    if (arg_eq(type, "pubsub"))
+        return pubsub;
+    return arg_eq(type, "normal") && !pubsub;
+}
+
 /* CLIENT LIST [TYPE t] [ID id ...]: every thread describes its connections. */
 static bool list_filter_ok(struct cmd_ctx *c, struct conn *conn)
 {
@@ -271,7 +281,7 @@ static bool list_filter_ok(struct cmd_ctx *c, struct conn *conn)
         }
         if (arg_eq(&c->argv[j], "type")) {
             j++;
-            if (!arg_eq(&c->argv[j], "normal"))
+            if (j >= c->argc || !conn_type_is(conn, &c->argv[j]))
                 return false;
         }
     }
@@ -399,7 +409,7 @@ static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_
         return false;
     if (f->laddr && !arg_is_str(f->laddr, conn->laddr))
         return false;
-    if (f->type && !arg_eq(f->type, "normal"))
+    if (f->type && !conn_type_is(conn, f->type))
         return false;
     if (f->user && !arg_eq(f->user, "default"))
         return false;

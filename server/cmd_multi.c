@@ -27,9 +27,15 @@
  * watched key changed). The operation holds its intent locks from schedule
  * to finish, so nothing interleaves with the transaction.
  *
+ * In cluster mode a command is checked against the slot map when queued
+ * (MOVED / CROSSSLOT / CLUSTERDOWN flag the transaction) and EXEC checks
+ * the keys of all queued commands together (one slot, served here, else the
+ * redirection and the transaction is discarded), as Redis does.
+ *
  * The EXEC state reaches the shards through the operation's argv[1] (the
  * pointer's bytes); the operation never outlives it. */
 #include "server/server.h"
+#include "cluster/cluster.h"
 #include "cluster/slot.h"
 #include "server/clock.h"
 #include "server/multi.h"
@@ -527,6 +533,60 @@ static bool exempt(const struct command *cmd)
     return false;
 }
 
+/* Cluster mode: a command is checked against the slot map when queued, as
+ * Redis's processCommand does before queueing (a refusal flags the
+ * transaction). */
+static bool queue_refused(struct conn *c, const struct command *cmd, int argc, struct arg *argv, char *msg,
+                          size_t msglen)
+{
+    if (!c->w->cluster)
+        return false;
+    int stack[16];
+    int *keys = argc <= 16 ? stack : mi_malloc(sizeof(int) * (size_t)argc);
+    int nkeys = command_keys(cmd, argv, argc, keys, argc);
+    unsigned slot = nkeys > 0 ? arg_slot(&argv[keys[0]]) : 0;
+    bool cross = false;
+    for (int i = 1; i < nkeys && !cross; i++)
+        cross = arg_slot(&argv[keys[i]]) != slot;
+    if (keys != stack)
+        mi_free(keys);
+    return cluster_multi_refuse(c, false, cmd->flags & CMD_WRITE, nkeys, slot, cross, msg, msglen);
+}
+
+/* Cluster mode, EXEC: the keys of every queued command together must hash
+ * to one slot served here (Redis's getNodeByQuery over the MULTI state); a
+ * refusal answers EXEC with the redirection and discards the transaction. */
+static bool exec_refused(struct conn *c, struct mstate *st, const struct command *cmd)
+{
+    int nkeys = 0;
+    unsigned slot = 0;
+    bool cross = false, write = false;
+    for (int i = 0; i < st->nq; i++) {
+        const struct qcmd *q = &st->q[i];
+        write |= (q->cmd->flags & CMD_WRITE) != 0;
+        for (int k = 0; k < q->nkeys; k++) {
+            unsigned s = arg_slot(&q->argv[q->keyidx[k]]);
+            if (nkeys++ == 0)
+                slot = s;
+            else if (s != slot)
+                cross = true;
+        }
+    }
+    char msg[128];
+    if (!cluster_multi_refuse(c, true, write, nkeys, slot, cross, msg, sizeof(msg)))
+        return false;
+    c->last_cmd = cmd->name;
+    queue_clear(st);
+    unwatch_all(c, st);
+    struct pending *pend;
+    struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    stats_count_rejected(c->w, cmd);
+    stats_count_error(c->w, msg, strlen(msg));
+    reply_error(&r, msg);
+    conn_end_reply(c, pend);
+    return true;
+}
+
 bool multi_dispatch(struct conn *c, int argc, struct arg *argv)
 {
     struct mstate *st = c->multi;
@@ -541,19 +601,26 @@ bool multi_dispatch(struct conn *c, int argc, struct arg *argv)
         return false;
     }
     if (exempt(cmd))
-        return false;
+        return c->w->cluster && strcmp(cmd->name, "exec") == 0 && (c->authenticated || (cmd->flags & CMD_NOAUTH)) &&
+               exec_refused(c, st, cmd);
     if ((!c->authenticated && !(cmd->flags & CMD_NOAUTH)) || (c->w->loading && !(cmd->flags & CMD_LOADING))) {
         st->failed = true;
         return false;
     }
     c->last_cmd = cmd->name;
+    char msg[128];
     struct pending *pend;
     struct reply r = {conn_begin_reply(c, &pend), c->resp};
     if (cmd->flags & CMD_NO_MULTI) {
-        static const char msg[] = "ERR Command not allowed inside a transaction";
+        static const char nomulti[] = "ERR Command not allowed inside a transaction";
         st->failed = true;
         stats_count_rejected(c->w, cmd);
-        stats_count_error(c->w, msg, sizeof(msg) - 1);
+        stats_count_error(c->w, nomulti, sizeof(nomulti) - 1);
+        reply_error(&r, nomulti);
+    } else if (queue_refused(c, cmd, argc, argv, msg, sizeof(msg))) {
+        st->failed = true;
+        stats_count_rejected(c->w, cmd);
+        stats_count_error(c->w, msg, strlen(msg));
         reply_error(&r, msg);
     } else {
         if (!st->failed)

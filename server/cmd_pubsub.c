@@ -154,10 +154,6 @@ static void ent_del_sub(struct psent *e, struct conn *c)
 
 struct ps_worker {
     struct psmap idx[NS_COUNT];
-    /* active expiry: the keyspace's before_write callback we wrap */
-    bool hooked;
-    void (*orig_before_write)(void *arg, unsigned slot);
-    void *orig_arg;
 };
 
 struct ps_conn {
@@ -193,11 +189,24 @@ static int64_t conn_nshard(struct conn *c)
 
 static bool conn_subscribed(struct conn *c) { return conn_nsubs(c) + conn_nshard(c) > 0; }
 
-static void install_expiry_hooks(struct worker *w);
+bool pubsub_conn_counts(const struct conn *c, int *sub, int *psub, int *ssub)
+{
+    const struct ps_conn *p = c->pubsub;
+    int n[NS_COUNT] = {0, 0, 0};
+    if (p)
+        for (int ns = 0; ns < NS_COUNT; ns++)
+            n[ns] = (int)p->subs[ns].count;
+    if (sub)
+        *sub = n[NS_CHAN];
+    if (psub)
+        *psub = n[NS_PAT];
+    if (ssub)
+        *ssub = n[NS_SHARD];
+    return n[NS_CHAN] + n[NS_PAT] + n[NS_SHARD] > 0;
+}
 
 static bool subscribe_one(struct conn *c, int ns, const char *name, size_t n)
 {
-    install_expiry_hooks(c->w);
     bool created;
     map_get(&psc(c)->subs[ns], name, n, &created);
     if (!created)
@@ -976,59 +985,90 @@ void notify_keyspace_event(struct cmd_ctx *c, int type, const char *event, const
     notify_keyspace_event_db(c->w, c->db, type, event, key->p, key->len);
 }
 
-/* ---------- "expired" events from active expiry ----------
- * shard/keyspace.c has no expiry callback; it calls ks->before_write(slot)
- * (persist.c's copy-on-write hook) right before it expires keys of a slot
- * table of ks->expire_db. We wrap that hook and report the keys that are due.
- * (A table bigger than the cycle's budget may be finished in a later cycle
- * and its not-yet-deleted keys reported again: a proper callback in
- * keyspace.c would fix that.) */
+/* ---------- INFO stats ----------
+ * A thread's part: uint64_t counts[NS_COUNT], then its names, each as
+ * (uint8_t ns, size_t len, bytes). A channel subscribed on several threads is
+ * counted once: when more than one thread has names of a kind, they are
+ * merged (as PUBSUB CHANNELS does). */
 
-static void ps_before_write(void *arg, unsigned slot)
+void pubsub_info_collect(struct worker *w, struct buf *out)
 {
-    struct worker *w = arg;
     struct ps_worker *pw = w->pubsub;
-    if (pw->orig_before_write)
-        pw->orig_before_write(pw->orig_arg, slot);
-    int flags = notify_flags(w);
-    if (!(flags & NOTIFY_EXPIRED) || !(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
-        return;
-    struct keyspace *ks = &w->ks;
-    int db = ks->expire_db;
-    struct table *t = ks_slot_table(ks, db, slot);
-    if (!t || !t->volatile_count)
-        return;
-    uint32_t from = (uint32_t)(ks->expire_cursor & (t->size - 1));
-    for (uint32_t b = from; b < t->size; b++)
-        for (struct entry *e = t->buckets[b]; e; e = e->next)
-            if (ks_is_expired(e, w->now_ms))
-                notify_keyspace_event_db(w, db, NOTIFY_EXPIRED, "expired", entry_key(e), e->keylen);
-}
-
-static void hook_msg(struct worker *w, struct msg *m)
-{
-    mi_free(m);
-    struct ps_worker *pw = psw(w);
-    if (pw->hooked)
-        return;
-    pw->hooked = true;
-    pw->orig_before_write = w->ks.before_write;
-    pw->orig_arg = w->ks.before_write_arg;
-    w->ks.before_write = ps_before_write;
-    w->ks.before_write_arg = w;
-}
-
-static _Atomic bool g_hooks_sent;
-
-static void install_expiry_hooks(struct worker *w)
-{
-    if (atomic_load_explicit(&g_hooks_sent, memory_order_relaxed) || atomic_exchange(&g_hooks_sent, true))
-        return;
-    for (int t = 0; t < g_nworkers; t++) {
-        struct msg *m = mi_zalloc(sizeof(*m));
-        m->fn = hook_msg;
-        worker_send(w, t, m);
+    uint64_t counts[NS_COUNT] = {0, 0, 0};
+    for (int ns = 0; pw && ns < NS_COUNT; ns++)
+        counts[ns] = pw->idx[ns].count;
+    buf_put(out, counts, sizeof(counts));
+    for (int ns = 0; pw && ns < NS_COUNT; ns++) {
+        struct psmap *m = &pw->idx[ns];
+        for (size_t b = 0; b < m->size && m->count; b++)
+            for (struct psent *e = m->b[b]; e; e = e->next) {
+                uint8_t k = (uint8_t)ns;
+                buf_put(out, &k, 1);
+                put_name(out, e->key, e->len);
+            }
     }
+}
+
+void pubsub_info_count(const struct buf *const *bufs, int n, uint64_t *channels, uint64_t *patterns,
+                       uint64_t *shard_channels)
+{
+    uint64_t total[NS_COUNT] = {0, 0, 0};
+    int threads[NS_COUNT] = {0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        uint64_t counts[NS_COUNT];
+        if (bufs[i]->len < sizeof(counts))
+            continue;
+        memcpy(counts, bufs[i]->data, sizeof(counts));
+        for (int ns = 0; ns < NS_COUNT; ns++) {
+            total[ns] += counts[ns];
+            threads[ns] += counts[ns] > 0;
+        }
+    }
+    bool merge = threads[NS_CHAN] > 1 || threads[NS_PAT] > 1 || threads[NS_SHARD] > 1;
+    if (merge) {
+        struct psmap names[NS_COUNT];
+        memset(names, 0, sizeof(names));
+        for (int i = 0; i < n; i++) {
+            const struct buf *b = bufs[i];
+            size_t off = sizeof(uint64_t) * NS_COUNT;
+            while (off + 1 + sizeof(size_t) <= b->len) {
+                uint8_t k = (uint8_t)b->data[off];
+                size_t len;
+                memcpy(&len, b->data + off + 1, sizeof(len));
+                off += 1 + sizeof(len);
+                if (k < NS_COUNT && threads[k] > 1) {
+                    bool created;
+                    map_get(&names[k], b->data + off, len, &created);
+                }
+                off += len;
+            }
+        }
+        for (int ns = 0; ns < NS_COUNT; ns++) {
+            if (threads[ns] > 1)
+                total[ns] = names[ns].count;
+            map_free(&names[ns]);
+        }
+    }
+    *channels = total[NS_CHAN];
+    *patterns = total[NS_PAT];
+    *shard_channels = total[NS_SHARD];
+}
+
+/* ---------- "expired" events ----------
+ * shard/keyspace.c calls ks->on_expired just before it deletes an expired
+ * entry, from active expiry and from lazy expiry on lookup (ks_find). */
+
+static void ps_on_expired(void *arg, int db, unsigned slot, struct entry *e)
+{
+    (void)slot;
+    struct worker *w = arg;
+    notify_keyspace_event_db(w, db, NOTIFY_EXPIRED, "expired", entry_key(e), e->keylen);
+}
+
+void pubsub_worker_init(struct worker *w)
+{
+    w->ks.on_expired = ps_on_expired;
+    w->ks.on_expired_arg = w;
 }
 
 /* ---------- the table ---------- */

@@ -466,13 +466,20 @@ void conn_describe(struct conn *c, struct buf *out)
 {
     char line[1024];
     int64_t now = c->w->now_ms;
+    int sub, psub, ssub; /* pubsub: subscription counts and the P flag */
+    char flags[16], *fp = flags;
+    if (pubsub_conn_counts(c, &sub, &psub, &ssub))
+        *fp++ = 'P';
+    if (fp == flags)
+        *fp++ = 'N';
+    *fp = 0;
     int n = snprintf(line, sizeof(line),
-                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 psub=0 "
-                     "ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
+                     "ssub=%d multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
                      "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
-                     (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), c->db,
-                     c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
+                     (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
+                     sub, psub, ssub, c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
                      c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
                      c->last_cmd, c->resp);
     buf_put(out, line, (size_t)n);

@@ -11,6 +11,7 @@
  * Must not read another thread's data outside a hop on that thread. */
 #include "server/info.h"
 #include "server/persist.h"
+#include "server/pubsub.h" /* pubsub: INFO stats */
 #include "server/log.h"
 #include "shard/memory.h"
 
@@ -244,6 +245,8 @@ struct snap {
     struct errstat *errs;
 };
 
+static bool wants_stats(const struct mso *t);
+
 static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
     (void)hop;
@@ -282,6 +285,8 @@ static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             s->cmds[s->ncmds++] = ts->tab[i];
     memcpy(s->errs, ts->errs, sizeof(struct errstat) * ts->nerrs);
     s->nerrs = ts->nerrs;
+    if (wants_stats(t)) /* pubsub: channel / pattern names, deduplicated in info_reply */
+        pubsub_info_collect(w, &t->parts[part].out);
     t->parts[part].data = s;
 }
 
@@ -343,6 +348,8 @@ static unsigned selected_sections(const struct mso *t)
     return mask;
 }
 
+static bool wants_stats(const struct mso *t) { return selected_sections(t) & S_STATS; }
+
 /* ---------- formatting ---------- */
 
 struct totals {
@@ -354,6 +361,7 @@ struct totals {
     struct worker_stats st;
     struct ks_stats ks;
     uint64_t total_error_replies;
+    uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels;
 };
 
 static void sum_parts(struct mso *t, struct totals *tot)
@@ -616,9 +624,9 @@ static void add_stats(struct buf *b, const struct totals *tot)
          "current_eviction_exceeded_time:0\r\n"
          "keyspace_hits:%llu\r\n"
          "keyspace_misses:%llu\r\n"
-         "pubsub_channels:0\r\n"
-         "pubsub_patterns:0\r\n"
-         "pubsubshard_channels:0\r\n"
+         "pubsub_channels:%llu\r\n"
+         "pubsub_patterns:%llu\r\n"
+         "pubsubshard_channels:%llu\r\n"
          "latest_fork_usec:0\r\n"
          "total_forks:0\r\n"
          "migrate_cached_sockets:0\r\n"
@@ -646,7 +654,9 @@ static void add_stats(struct buf *b, const struct totals *tot)
          (unsigned long long)st->net_input_bytes, (unsigned long long)st->net_output_bytes,
          (unsigned long long)st->rejected_connections, (unsigned long long)tot->ks.expired_keys,
          (unsigned long long)tot->ks.evicted_keys, (unsigned long long)tot->ks.keyspace_hits,
-         (unsigned long long)tot->ks.keyspace_misses, (unsigned long long)tot->total_error_replies,
+         (unsigned long long)tot->ks.keyspace_misses, (unsigned long long)tot->pubsub_channels,
+         (unsigned long long)tot->pubsub_patterns, (unsigned long long)tot->pubsubshard_channels,
+         (unsigned long long)tot->total_error_replies,
          (unsigned long long)st->tx_retries);
 }
 
@@ -836,6 +846,11 @@ static void info_reply(struct mso *t, struct reply *r)
         add_persistence(&b);
     }
     if (mask & S_STATS) {
+        const struct buf *ps[MAX_THREADS]; /* pubsub: distinct channels / patterns over threads */
+        int nps = 0;
+        for (int p = 0; p < t->nparts && nps < MAX_THREADS; p++)
+            ps[nps++] = &t->parts[p].out;
+        pubsub_info_count(ps, nps, &tot.pubsub_channels, &tot.pubsub_patterns, &tot.pubsubshard_channels);
         section_header(&b, &sections, "Stats");
         add_stats(&b, &tot);
     }

@@ -24,11 +24,24 @@ enum {
     NOTIFY_NEW = 1 << 13,     /* n */
 };
 
+/* worker.c: after ks_init; installs the keyspace's on_expired callback ("expired" events). */
+void pubsub_worker_init(struct worker *w);
 /* conn.c: the connection closes; drop its subscriptions. */
 void pubsub_conn_closed(struct conn *c);
 /* dispatch.c: a subscribed RESP2 connection may only run (P|S)(UN)SUBSCRIBE,
  * PING, QUIT, RESET. Replies the error and returns true when refused. */
 bool pubsub_deny(struct conn *c, const struct command *cmd);
+/* conn.c CLIENT LIST / INFO, cmd_conn.c TYPE pubsub: the connection's channel,
+ * pattern and shard channel subscription counts (any may be NULL); returns
+ * whether it has any subscription (Redis's CLIENT_PUBSUB flag). Called on the
+ * connection's thread. */
+bool pubsub_conn_counts(const struct conn *c, int *sub, int *psub, int *ssub);
+/* info.c INFO stats (pubsub_channels, pubsub_patterns, pubsubshard_channels):
+ * each thread's hop appends its counts and names to `out`; the coordinator
+ * counts distinct names over every thread's buffer (as PUBSUB CHANNELS). */
+void pubsub_info_collect(struct worker *w, struct buf *out);
+void pubsub_info_count(const struct buf *const *bufs, int n, uint64_t *channels, uint64_t *patterns,
+                       uint64_t *shard_channels);
 /* cmd_conn.c PING: in subscribed RESP2 context reply ["pong", arg]; true when it replied. */
 bool pubsub_ping(struct cmd_ctx *c);
 /* cmd_conn.c RESET: unsubscribe from everything, silently. */

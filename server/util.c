@@ -94,10 +94,7 @@ uint32_t lru_clock(void)
 struct entry *db_find(struct cmd_ctx *c, const struct arg *key, struct ks_ref *ref)
 {
     unsigned slot = key == c->slot_arg ? c->slot_val : arg_slot(key);
-    uint64_t expired_before = c->ks->stats.expired_keys; /* pubsub: lazy expiry fires "expired" */
-    struct entry *e = ks_find(c->ks, c->db, slot, key->p, key->len, c->now_ms, ref);
-    if (c->ks->stats.expired_keys != expired_before) notify_keyspace_event(c, NOTIFY_EXPIRED, "expired", key); /* pubsub: keyspace event */
-    return e;
+    return ks_find(c->ks, c->db, slot, key->p, key->len, c->now_ms, ref); /* lazy expiry: ks->on_expired */
 }
 
 struct entry *db_find_type(struct cmd_ctx *c, const struct arg *key, int type, struct ks_ref *ref,

@@ -7,6 +7,7 @@
 #include "server/server.h"
 #include "server/log.h"
 #include "server/persist.h"
+#include "server/pubsub.h" /* pubsub: pubsub_worker_init */
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -229,6 +230,7 @@ static void *worker_main(void *arg)
     smem_thread_init();
     ks_init(&w->ks, w->cfg.databases);
     persist_worker_init(w);
+    pubsub_worker_init(w); /* pubsub: "expired" keyspace events */
     char name[16];
     snprintf(name, sizeof(name), "darter-w%d", w->id);
     pthread_setname_np(pthread_self(), name);

@@ -75,6 +75,8 @@ struct entry *ks_find(struct keyspace *ks, int db, unsigned slot, const char *ke
         return NULL;
     struct entry *e = *link;
     if (ks_is_expired(e, now_ms)) {
+        if (ks->on_expired)
+            ks->on_expired(ks->on_expired_arg, db, slot, e);
         drop_entry(ks, db, t, link);
         ks->stats.expired_keys++;
         return NULL;
@@ -175,7 +177,7 @@ void ks_swap_db(struct keyspace *ks, int a, int b)
 }
 
 /* Walk the buckets of one slot table from the saved cursor, expiring what is due. */
-static unsigned expire_in_table(struct keyspace *ks, int db, struct table *t, int64_t now_ms,
+static unsigned expire_in_table(struct keyspace *ks, int db, unsigned slot, struct table *t, int64_t now_ms,
                                 unsigned *budget, uint64_t *expired)
 {
     unsigned visited = 0;
@@ -185,6 +187,8 @@ static unsigned expire_in_table(struct keyspace *ks, int db, struct table *t, in
         while (*link) {
             visited++;
             if (ks_is_expired(*link, now_ms)) {
+                if (ks->on_expired)
+                    ks->on_expired(ks->on_expired_arg, db, slot, *link);
                 drop_entry(ks, db, t, link);
                 ks->stats.expired_keys++;
                 (*expired)++;
@@ -218,7 +222,7 @@ uint64_t ks_active_expire(struct keyspace *ks, int64_t now_ms, unsigned budget, 
             if (t && t->volatile_count) {
                 if (ks->before_write) /* persist: snapshot copy-on-write */
                     ks->before_write(ks->before_write_arg, slots[ks->expire_slot]);
-                expire_in_table(ks, db, t, now_ms, &budget, &expired);
+                expire_in_table(ks, db, slots[ks->expire_slot], t, now_ms, &budget, &expired);
                 if (ks->expire_cursor != 0)
                     continue; /* budget ran out mid-table: resume here */
                 table_maybe_shrink(t);

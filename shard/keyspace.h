@@ -36,6 +36,10 @@ struct keyspace {
     /* persist.c: called before active expiry deletes keys of a slot (snapshot copy-on-write) */
     void (*before_write)(void *arg, unsigned slot);
     void *before_write_arg;
+    /* Called just before an expired entry is deleted, by active expiry and by
+     * lazy expiry in ks_find (the entry is still valid during the call). */
+    void (*on_expired)(void *arg, int db, unsigned slot, struct entry *e);
+    void *on_expired_arg;
 };
 
 /* A located key: where its link is, so it can be replaced or removed. */

@@ -5,7 +5,9 @@
  * CROSSSLOT; ASK/ASKING on a MIGRATING/IMPORTING slot; the health matrix
  * (role x health) for SHARDS/SLOTS/NODES/INFO via SETCONFIG and SETHEALTH on
  * every node; a restart of every node keeps id and config; invalid configs
- * are refused and change nothing. Nodes keep fixed ports across restarts, so
+ * are refused and change nothing; MULTI/EXEC redirection (queue time and
+ * EXEC time); the real `redis-cli -c` over every slot; FLUSHSLOTS / RESET
+ * refused while keys are held. Nodes keep fixed ports across restarts, so
  * this file spawns them itself (each in its own temp dir). */
 #include "harness.h"
 #include "cluster/slot.h"
@@ -631,15 +633,259 @@ Test(cluster, own_config_commands)
     expect_status(hcmd(c, "CLUSTER FLUSHSLOTS"), "OK");
     expect_status(hcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"), "OK");
     cr_assert_eq(info_field(0, "cluster_state"), 1);
+    /* FLUSHSLOTS and RESET of a master need an empty database (keys on
+     * either thread: "x" is on thread 1, "b" on thread 0, of 2) */
+    char *conf = str_reply(c, "CLUSTER", "NODES");
+    const char *holders[2] = {"x", "b"};
+    for (int i = 0; i < 2; i++) {
+        expect_status(hcmd(c, "SET %s 1", holders[i]), "OK");
+        expect_error(hcmd(c, "CLUSTER FLUSHSLOTS"), "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
+        expect_error(hcmd(c, "CLUSTER RESET"), "ERR CLUSTER RESET can't be called with master nodes containing keys");
+        expect_error(hcmd(c, "CLUSTER RESET HARD"),
+                     "ERR CLUSTER RESET can't be called with master nodes containing keys");
+        expect_error(hcmd(c, "CLUSTER RESET SOFT"),
+                     "ERR CLUSTER RESET can't be called with master nodes containing keys");
+        expect_error(hcmd(c, "CLUSTER RESET MEDIUM"), "ERR syntax error"); /* arguments first, as Redis */
+        char *now = str_reply(c, "CLUSTER", "NODES");
+        cr_assert_str_eq(now, conf);
+        free(now);
+        expect_int(hcmd(c, "DEL %s", holders[i]), 1);
+    }
+    free(conf);
+    expect_int(hcmd(c, "DBSIZE"), 0);
     expect_status(hcmd(c, "SET x 1"), "OK");
+    expect_status(hcmd(c, "FLUSHALL"), "OK");
     expect_status(hcmd(c, "CLUSTER RESET HARD"), "OK");
     char *id = str_reply(c, "CLUSTER", "MYID");
     cr_assert_str_neq(id, nodes[0].id);
     free(id);
-    expect_int(hcmd(c, "CLUSTER COUNTKEYSINSLOT 16287"), 1);
+    expect_int(hcmd(c, "CLUSTER COUNTKEYSINSLOT 16287"), 0);
+    /* a reset node holds no slots: FLUSHSLOTS and RESET with keys refused */
+    expect_status(hcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"), "OK");
+    expect_status(hcmd(c, "SET x 1"), "OK");
+    expect_error(hcmd(c, "CLUSTER FLUSHSLOTS"), "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
+    expect_int(hcmd(c, "DEL x"), 1);
+    expect_status(hcmd(c, "CLUSTER FLUSHSLOTS"), "OK");
+    expect_status(hcmd(c, "CLUSTER RESET"), "OK");
     expect_error(hcmd(c, "CLUSTER COUNTKEYSINSLOT 16384"), "ERR Invalid slot");
     redisReply *r = hcmd(c, "CLUSTER LINKS");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     freeReplyObject(r);
     node_stop(&nodes[0], true);
+}
+
+/* ---------- MULTI/EXEC in cluster mode ---------- */
+
+/* The first key "<prefix><n>" whose slot is owned by master `owner` and is
+ * not `avoid` (-1: any). */
+static void key_owned_by(char *buf, size_t cap, const char *prefix, int owner, int avoid)
+{
+    for (int n = 0;; n++) {
+        snprintf(buf, cap, "%s%d", prefix, n);
+        unsigned s = key_hash_slot(buf, strlen(buf));
+        if (owner_of(s) == owner && (int)s != avoid)
+            return;
+    }
+}
+
+/* As Redis (processCommand + getNodeByQuery): a command queued inside MULTI
+ * is checked against the slot map (MOVED / CROSSSLOT flag the transaction:
+ * EXECABORT), and EXEC checks the keys of all queued commands together (one
+ * slot, served here), answering the redirection and discarding. */
+Test(cluster, multi_exec_redirection)
+{
+    start_nodes(3);
+    push_config(make_config(NULL, NULL), false);
+    redisContext *c = nodes[0].c;
+    char k0[32], k0b[32], k1[32], want[96];
+    key_owned_by(k0, sizeof(k0), "a", 0, -1);
+    unsigned s0 = key_hash_slot(k0, strlen(k0));
+    key_owned_by(k0b, sizeof(k0b), "b", 0, (int)s0); /* node 0, another slot */
+    key_owned_by(k1, sizeof(k1), "c", 1, -1);
+    unsigned s1 = key_hash_slot(k1, strlen(k1));
+
+    /* queue time: MOVED, the transaction fails, nothing runs */
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s v", k0), "QUEUED");
+    snprintf(want, sizeof(want), "MOVED %u 127.0.0.1:%d", s1, nodes[1].port);
+    expect_error(hcmd(c, "SET %s v", k1), want);
+    expect_status(hcmd(c, "PING"), "QUEUED");
+    expect_error(hcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_nil(hcmd(c, "GET %s", k0));
+    expect_nil(hcmd(nodes[1].c, "GET %s", k1));
+
+    /* queue time: CROSSSLOT within one command */
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_error(hcmd(c, "MSET %s 1 %s 2", k0, k0b), "CROSSSLOT Keys in request don't hash to the same slot");
+    expect_status(hcmd(c, "SET %s v", k0), "QUEUED");
+    expect_error(hcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_nil(hcmd(c, "GET %s", k0));
+
+    /* EXEC time: each command is served here, but not in one slot */
+    expect_status(hcmd(c, "WATCH %s", k0), "OK");
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s v", k0), "QUEUED");
+    expect_status(hcmd(c, "SET %s v", k0b), "QUEUED");
+    expect_error(hcmd(c, "EXEC"), "CROSSSLOT Keys in request don't hash to the same slot");
+    expect_error(hcmd(c, "EXEC"), "ERR EXEC without MULTI"); /* discarded */
+    expect_nil(hcmd(c, "GET %s", k0));
+    expect_nil(hcmd(c, "GET %s", k0b));
+
+    /* one slot (hash tags), keyless commands mixed in: runs */
+    char t1[40], t2[40];
+    snprintf(t1, sizeof(t1), "{%s}x", k0);
+    snprintf(t2, sizeof(t2), "{%s}y", k0);
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s 1", t1), "QUEUED");
+    expect_status(hcmd(c, "PING"), "QUEUED");
+    expect_status(hcmd(c, "MSET %s 2 %s 3", t2, k0), "QUEUED");
+    expect_status(hcmd(c, "INCR %s", t1), "QUEUED");
+    redisReply *r = hcmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
+    cr_assert_eq(r->elements, 4);
+    cr_assert_str_eq(r->element[0]->str, "OK");
+    cr_assert_str_eq(r->element[1]->str, "PONG");
+    cr_assert_str_eq(r->element[2]->str, "OK");
+    cr_assert_eq(r->element[3]->integer, 2);
+    freeReplyObject(r);
+    expect_bulk(hcmd(c, "GET %s", k0), "3");
+
+    /* EXEC time: the slot moved away after queueing -> MOVED, discarded */
+    redisContext *other = redisConnect("127.0.0.1", nodes[0].port);
+    cr_assert(other && !other->err);
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s moved", k0), "QUEUED");
+    expect_status(hcmd(other, "CLUSTER SETSLOT %u NODE %s", s0, nodes[1].id), "OK");
+    snprintf(want, sizeof(want), "MOVED %u 127.0.0.1:%d", s0, nodes[1].port);
+    expect_error(hcmd(c, "EXEC"), want);
+    expect_error(hcmd(c, "EXEC"), "ERR EXEC without MULTI");
+    expect_status(hcmd(other, "CLUSTER SETSLOT %u NODE %s", s0, nodes[0].id), "OK");
+    expect_bulk(hcmd(c, "GET %s", k0), "3");
+    redisFree(other);
+
+    /* ASKING before MULTI lasts until EXEC (Redis keeps CLIENT_ASKING
+     * inside MULTI); an IMPORTING slot is then served, once */
+    redisContext *d = nodes[1].c;
+    expect_status(hcmd(d, "CLUSTER SETSLOT %u IMPORTING %s", s0, nodes[0].id), "OK");
+    snprintf(want, sizeof(want), "MOVED %u 127.0.0.1:%d", s0, nodes[0].port);
+    expect_status(hcmd(d, "MULTI"), "OK");
+    expect_error(hcmd(d, "SET %s imported", t1), want);
+    expect_status(hcmd(d, "DISCARD"), "OK");
+    expect_status(hcmd(d, "ASKING"), "OK");
+    expect_status(hcmd(d, "MULTI"), "OK");
+    expect_status(hcmd(d, "SET %s imported", t1), "QUEUED");
+    expect_status(hcmd(d, "GET %s", t1), "QUEUED");
+    r = hcmd(d, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
+    cr_assert_eq(r->elements, 2);
+    cr_assert_str_eq(r->element[1]->str, "imported");
+    freeReplyObject(r);
+    expect_error(hcmd(d, "GET %s", t1), want); /* ASKING ended with EXEC */
+    expect_status(hcmd(d, "CLUSTER SETSLOT %u STABLE", s0), "OK");
+
+    /* outside MULTI nothing changed */
+    expect_error(hcmd(c, "MSET %s 1 %s 2", k0, k0b), "CROSSSLOT Keys in request don't hash to the same slot");
+    snprintf(want, sizeof(want), "MOVED %u 127.0.0.1:%d", s1, nodes[1].port);
+    expect_error(hcmd(c, "GET %s", k1), want);
+    for (int i = 0; i < 3; i++)
+        node_stop(&nodes[i], true);
+}
+
+/* ---------- redis-cli -c ---------- */
+
+/* The real `redis-cli -c` (one process, commands piped on stdin, its REPL
+ * following MOVED) sets and gets a key in every slot; the keys go in an
+ * order that alternates owners, so nearly every SET is redirected. Every
+ * GET returns its value and every key is on its slot's owner. */
+Test(cluster, redis_cli_every_slot)
+{
+    const char *cli = "/usr/bin/redis-cli";
+    if (access(cli, X_OK) != 0)
+        cr_skip_test("redis-cli is not installed");
+    start_nodes(3);
+    push_config(make_config(NULL, NULL), false);
+    static char keys[CLUSTER_SLOTS][24];
+    int found = 0;
+    for (long n = 0; found < CLUSTER_SLOTS; n++) {
+        char k[24];
+        snprintf(k, sizeof(k), "cli:%ld", n);
+        unsigned s = key_hash_slot(k, strlen(k));
+        if (!keys[s][0]) {
+            memcpy(keys[s], k, sizeof(k));
+            found++;
+        }
+    }
+    char dir[] = "/tmp/darter-cli-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char in[64], out[64], err[64];
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    snprintf(err, sizeof(err), "%s/err", dir);
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    static unsigned order[CLUSTER_SLOTS];
+    int no = 0;
+    for (int i = 0; i <= range_end[1] - range_start[1]; i++)
+        for (int m = 0; m < 3; m++)
+            if (range_start[m] + i <= range_end[m])
+                order[no++] = (unsigned)(range_start[m] + i);
+    cr_assert_eq(no, CLUSTER_SLOTS);
+    for (int i = 0; i < no; i++)
+        fprintf(f, "SET %s v%u\nGET %s\n", keys[order[i]], order[i], keys[order[i]]);
+    cr_assert_eq(fclose(f), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s -c -h 127.0.0.1 -p %d < %s > %s 2> %s", cli, nodes[0].port, in, out, err);
+    int rc = system(cmd);
+    cr_assert_eq(rc, 0, "redis-cli exited with %d", rc);
+    /* raw output: "OK" and the value per command, plus "-> Redirected to
+     * slot [S] located at HOST:PORT" before each redirected reply */
+    f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    int replies = 0, redirects = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "-> Redirected to slot [", 23)) {
+            unsigned s;
+            int port;
+            cr_assert_eq(sscanf(line, "-> Redirected to slot [%u] located at 127.0.0.1:%d", &s, &port), 2, "%s", line);
+            cr_assert_lt(replies / 2, CLUSTER_SLOTS);
+            cr_assert_eq(s, order[replies / 2], "%s", line);
+            cr_assert_eq(node_by_port(port), owner_of(s), "%s", line);
+            redirects++;
+            continue;
+        }
+        cr_assert_lt(replies, 2 * CLUSTER_SLOTS, "extra output: %s", line);
+        unsigned s = order[replies / 2];
+        if (replies % 2 == 0) {
+            cr_assert_str_eq(line, "OK", "SET of slot %u", s);
+        } else {
+            char want[16];
+            snprintf(want, sizeof(want), "v%u", s);
+            cr_assert_str_eq(line, want, "GET of slot %u", s);
+        }
+        replies++;
+    }
+    fclose(f);
+    cr_assert_eq(replies, 2 * CLUSTER_SLOTS);
+    cr_assert_gt(redirects, CLUSTER_SLOTS / 2);
+    /* every key on its owner: one key in each slot there, DBSIZE per node */
+    for (int m = 0; m < 3; m++) {
+        for (int s = range_start[m]; s <= range_end[m]; s++)
+            cr_assert_eq(redisAppendCommand(nodes[m].c, "CLUSTER COUNTKEYSINSLOT %d", s), REDIS_OK);
+        for (int s = range_start[m]; s <= range_end[m]; s++) {
+            redisReply *r = NULL;
+            cr_assert_eq(redisGetReply(nodes[m].c, (void **)&r), REDIS_OK);
+            cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+            cr_assert_eq(r->integer, 1, "slot %d on node %d: %lld keys", s, m, r->integer);
+            freeReplyObject(r);
+        }
+        expect_int(hcmd(nodes[m].c, "DBSIZE"), range_end[m] - range_start[m] + 1);
+    }
+    remove(in);
+    remove(out);
+    remove(err);
+    remove(dir);
+    for (int i = 0; i < 3; i++)
+        node_stop(&nodes[i], true);
 }
