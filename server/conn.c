@@ -454,7 +454,9 @@ void conn_check_timeouts(struct worker *w)
     struct conn *c = w->conns;
     while (c) {
         struct conn *n = c->next;
-        if (!c->phead && !c->paused && w->now_ms - c->last_ms > limit) {
+        /* as Redis, subscribers wait for messages: never idle */
+        if (!c->phead && !c->paused && w->now_ms - c->last_ms > limit &&
+            !pubsub_conn_counts(c, NULL, NULL, NULL)) {
             serverlog(LL_VERBOSE, "Closing idle client");
             conn_close(c);
         }

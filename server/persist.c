@@ -952,7 +952,9 @@ static void start_loader(struct loader *l)
     atomic_store(&g_load_workers_left, g_nworkers);
     atomic_store(&g_loading_start, mstime());
     atomic_store(&g_loading_loaded, 0);
-    atomic_store(&g_loading_total, 0);
+    /* known before the loader thread opens the file: INFO may ask at once */
+    struct stat st;
+    atomic_store(&g_loading_total, stat(g_load_path, &st) == 0 ? (uint64_t)st.st_size : 0);
     atomic_store(&g_load_keys, 0);
     pthread_t th;
     if (pthread_create(&th, NULL, loader_thread, l) != 0) {
@@ -973,6 +975,8 @@ void persist_init(void)
     struct stat st;
     if (stat(g_load_path, &st) != 0 || !S_ISREG(st.st_mode))
         return;
+    atomic_store(&g_loading_total, (uint64_t)st.st_size);
+    atomic_store(&g_loading_start, mstime());
     atomic_store(&g_loading, 1);
     for (int i = 0; i < g_nworkers; i++)
         g_workers[i]->loading = true;

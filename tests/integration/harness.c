@@ -236,6 +236,11 @@ void redis_start(struct server *s, ...)
     argv[n++] = "no";
     argv[n++] = "--dir";
     argv[n++] = "/tmp";
+    /* a file of our own: a stray /tmp/dump.rdb must not be loaded into the peer */
+    static char dbfile[64];
+    snprintf(dbfile, sizeof(dbfile), "darter-peer-%d.rdb", (int)getpid());
+    argv[n++] = "--dbfilename";
+    argv[n++] = dbfile;
     argv[n++] = "--daemonize";
     argv[n++] = "no";
     va_list ap;

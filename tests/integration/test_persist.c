@@ -432,7 +432,7 @@ Test(persist, redis_dump_loads_in_darter)
 {
     if (access(REDIS_SERVER, X_OK) != 0)
         cr_skip_test("no redis-server");
-    redis_start(&srv2, "--dir", dir, NULL);
+    redis_start(&srv2, "--dir", dir, "--dbfilename", "dump.rdb", NULL);
     redisContext *c = hconnect(&srv2);
     fill(c, "k", "v0", NKEYS);
     expect_status(hcmd(c, "SET int 42"), "OK");

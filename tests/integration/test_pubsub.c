@@ -7,8 +7,9 @@
  * keyspace notifications for SET / EXPIRE / DEL and expiry ("expired" exactly
  * once per key, from active and lazy expiry), CLIENT LIST / INFO sub= psub=
  * ssub= and flag P, TYPE pubsub, INFO pubsub_channels / pubsub_patterns /
- * pubsubshard_channels deduplicated over threads, and the "new" event of
- * RENAME / COPY / MOVE destinations in Redis 7.0's order. */
+ * pubsubshard_channels deduplicated over threads, the "new" event of
+ * RENAME / COPY / MOVE destinations in Redis 7.0's order, and subscribers
+ * spared by the idle timeout. */
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -202,6 +203,28 @@ Test(pubsub, resp2_subscribed_context)
     raw_expect(a, "+PONG\r\n");
     redisContext *c = hconnect(&srv);
     expect_int(hcmd(c, "PUBLISH x y"), 0);
+    raw_close(a);
+    redisFree(c);
+    server_stop_clean(&srv);
+}
+
+/* timeout closes idle clients but, as in Redis, never a subscriber (it is
+ * waiting for messages, not idle) */
+Test(pubsub, idle_timeout_spares_subscribers)
+{
+    redisContext *c = hconnect(&srv);
+    expect_status(hcmd(c, "CONFIG SET timeout 1"), "OK");
+    redisFree(c);
+    struct raw *a = raw_connect(srv.port);
+    send_cmd(a, "SUBSCRIBE x");
+    expect_sub(a, '*', "subscribe", "x", 1);
+    struct raw *idle = raw_connect(srv.port);
+    cr_assert(raw_wait_closed(idle, 10000), "an idle client outlived timeout 1");
+    sleep_ms(1500); /* every thread has run its idle check since */
+    c = hconnect(&srv);
+    expect_int(hcmd(c, "PUBLISH x y"), 1);
+    expect_message(a, '*', "message", "x", "y");
+    raw_close(idle);
     raw_close(a);
     redisFree(c);
     server_stop_clean(&srv);
