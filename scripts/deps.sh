@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(gcc pkg-config meson ninja-build liburing-dev libmimalloc-dev
       libcriterion-dev libhiredis-dev redis-server redis-tools tcl dpkg-dev
-      procps iproute2 libsystemd-dev systemd)
+      procps iproute2 libsystemd-dev systemd
+      liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

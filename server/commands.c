@@ -19,6 +19,7 @@ static const struct command *family_tables[] = {
     pubsub_commands,
     cluster_commands,
     dump_commands,
+    script_commands,
 };
 
 static const struct command *index_slots[INDEX_SIZE];

@@ -270,6 +270,9 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys);
 void shard_process_queue(struct worker *w);
+/* scripts (cmd_script.c): a whole command on this thread now, into `out` */
+void exec_command_here(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
+                       int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out);
 /* mso `next` for single-hop operations */
 int mso_one_hop(struct mso *t, int hop);
 /* mso `reply`: the sum of every part's count as an integer */
@@ -335,6 +338,7 @@ extern const struct command dump_commands[];
 extern const struct command multi_commands[];
 extern const struct command pubsub_commands[];
 extern const struct command cluster_commands[];
+extern const struct command script_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);

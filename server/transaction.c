@@ -120,6 +120,20 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
+/* scripts: run a whole command on this thread now into `out`, without the
+ * lock check (the caller's operation holds this shard). */
+void exec_command_here(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
+                       int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out)
+{
+    struct cmd_ctx ctx = {
+        .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
+        .now_ms = w->now_ms, .client_id = client_id,
+    };
+    ctx.r.b = out;
+    ctx.r.resp = resp;
+    run_command(&ctx, keyidx, nkeys);
+}
+
 /* ---------- single-shard operations ---------- */
 
 struct exec_op {
