@@ -503,6 +503,14 @@ static void ls_flush(void)
     ls->L = NULL;
 }
 
+/* The worker is stopping: close its Lua state and drop its script cache. */
+void script_thread_done(void)
+{
+    ls_flush();
+    mi_free(tl_ls);
+    tl_ls = NULL;
+}
+
 /* Compile body as f_<sha> in this thread's state and cache it. On failure
  * writes the error into r (when given) and returns false. */
 static bool script_define(struct lstate *ls, const char *sha, const char *body, size_t len, struct reply *r)

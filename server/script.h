@@ -8,5 +8,7 @@
 
 /* 40 lowercase hex digits and a NUL into out[41]. */
 void script_sha1hex(char out[41], const void *data, size_t len);
+/* Called by a worker thread as it exits: frees its Lua state. */
+void script_thread_done(void);
 
 #endif

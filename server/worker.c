@@ -6,6 +6,7 @@
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"
 #include "server/log.h"
+#include "server/script.h"
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: pubsub_worker_init */
 #include "shard/memory.h"
@@ -248,6 +249,7 @@ static void *worker_main(void *arg)
         .tick_ms = (unsigned)(1000 / (w->cfg.hz > 0 ? w->cfg.hz : 10)),
     };
     io_loop_run(w->loop, &hooks);
+    script_thread_done();
     return NULL;
 }
 

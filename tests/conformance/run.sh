@@ -238,7 +238,7 @@ run_runtest() {
     tags=$(printf -- '-%s ' "${EXCLUDED_TAGS[@]}")
     # runtest's own client port is searched just below --baseport; a random
     # base keeps two runs on one machine from racing for the same port.
-    local baseport=$((22000 + (RANDOM % 300) * 64))
+    local baseport=$((10000 + (RANDOM % 300) * 64)) # below the ephemeral range and the server ports
     # TERM=dumb keeps runtest's output free of colour codes.
     (cd "$SRC_TREE" && TERM=dumb exec timeout -k 10 "$UNIT_TIMEOUT" \
         ./runtest --host 127.0.0.1 --port "$port" --baseport "$baseport" --durable --single "$unit" \

@@ -116,7 +116,7 @@ Test(script, conversions)
     expect_error(eval0(c, "return redis.error_reply('My Error')"), "My Error");
     expect_error(eval0(c, "return redis.error_reply('-CODE x')"), "CODE x");
     /* Redis -> Lua */
-    hcmd(c, "DEL %s", kb);
+    freeReplyObject(hcmd(c, "DEL %s", kb));
     expect_bulk(eval0(c, "return type(redis.call('get','nokey-x'))"), "boolean");
     expect_bulk(eval0(c, "local t = redis.call('set','{x}s','1'); return t.ok"), "OK");
     expect_bulk(eval0(c, "return type(redis.call('incr','{x}s'))"), "number");
