@@ -877,22 +877,7 @@ static void exec_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         struct mso_part *pt = &sub->parts[j];
         if (pt->shard != w->id)
             continue;
-        struct cmd_ctx ctx = {
-            .w = w,
-            .ks = &w->ks,
-            .cmd = sub->cmd,
-            .db = sub->db,
-            .argc = sub->argc,
-            .argv = sub->argv,
-            .now_ms = w->now_ms,
-            .client_id = sub->client_id,
-            .keyidx = pt->keyidx,
-            .nkeys = pt->nkeys,
-        };
-        ctx.r.b = &pt->out;
-        ctx.r.resp = sub->resp;
-        persist_before_command(w, sub->cmd, sub->argv, pt->keyidx, pt->nkeys, sub->ops->global);
-        sub->ops->hop(&ctx, sub, j, x->subhop);
+        mso_run_part(w, sub, j, x->subhop);
     }
 }
 

@@ -590,24 +590,7 @@ static void remote_run(struct worker *w, struct msg *m)
         exec_command_here(w, rm->cmd, rm->db, rm->resp, rm->client_id, rm->argc, rm->argv, rm->keyidx, rm->nkeys,
                           rm->out);
     } else if (rm->kind == R_HOP) {
-        struct mso *t = rm->t;
-        struct mso_part *pt = &t->parts[rm->part];
-        struct cmd_ctx ctx = {
-            .w = w,
-            .ks = &w->ks,
-            .cmd = t->cmd,
-            .db = t->db,
-            .argc = t->argc,
-            .argv = t->argv,
-            .now_ms = w->now_ms,
-            .client_id = t->client_id,
-            .keyidx = pt->keyidx,
-            .nkeys = pt->nkeys,
-        };
-        ctx.r.b = &pt->out;
-        ctx.r.resp = t->resp;
-        persist_before_command(w, t->cmd, t->argv, pt->keyidx, pt->nkeys, t->ops->global);
-        t->ops->hop(&ctx, t, rm->part, rm->hop);
+        mso_run_part(w, rm->t, rm->part, rm->hop);
     } else {
         struct sentry *e = tl_ls ? cache_find(tl_ls, rm->sha) : NULL;
         if (e) {
@@ -1013,6 +996,125 @@ static int l_redis_pcall(lua_State *L) { return generic_call(L, false); }
 
 /* ---------- Lua -> RESP ---------- */
 
+/* Push t[name] (raw access, t on top) when it has Lua type `type`; else push nothing. */
+static bool push_field(lua_State *L, const char *name, int type)
+{
+    lua_pushstring(L, name);
+    lua_rawget(L, -2);
+    if (lua_type(L, -1) == type)
+        return true;
+    lua_pop(L, 1);
+    return false;
+}
+
+/* Append the string on top of the stack with CR/LF turned into spaces (a
+ * line protocol cannot carry them), then pop it. */
+static void put_single_line(lua_State *L, struct buf *b)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    for (size_t i = 0; i < n; i++)
+        buf_appendc(b, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+    lua_pop(L, 1);
+}
+
+static void lua_to_resp(lua_State *L, struct reply *r, int lua_resp);
+
+/* The values of table t[k] for every key (as a set) or every pair (as a map). */
+static void pairs_to_resp(lua_State *L, struct reply *r, int lua_resp, bool as_map)
+{
+    struct buf tmp;
+    buf_init(&tmp);
+    struct reply tr = {&tmp, r->resp};
+    int64_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (as_map) {
+            lua_pushvalue(L, -2);
+            lua_to_resp(L, &tr, lua_resp); /* key */
+            lua_to_resp(L, &tr, lua_resp); /* value */
+        } else {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_to_resp(L, &tr, lua_resp);
+        }
+        n++;
+    }
+    if (as_map)
+        reply_map(r, n);
+    else
+        reply_set(r, n);
+    reply_raw(r, tmp.data, tmp.len);
+    buf_free(&tmp);
+}
+
+/* A Lua table (on top of the stack, left there) as a reply, the way Redis
+ * reads it: {err=}, {ok=}, {double=}, {big_number=}, {verbatim_string=},
+ * {map=}, {set=}, else an array up to the first nil. */
+static void table_to_resp(lua_State *L, struct reply *r, int lua_resp)
+{
+    if (push_field(L, "err", LUA_TSTRING)) {
+        buf_appendc(r->b, '-'); /* no ERR prefix added */
+        put_single_line(L, r->b);
+        buf_append(r->b, "\r\n", 2);
+        return;
+    }
+    if (push_field(L, "ok", LUA_TSTRING)) {
+        buf_appendc(r->b, '+');
+        put_single_line(L, r->b);
+        buf_append(r->b, "\r\n", 2);
+        return;
+    }
+    if (push_field(L, "double", LUA_TNUMBER)) {
+        reply_double(r, lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        return;
+    }
+    if (push_field(L, "big_number", LUA_TSTRING)) {
+        struct buf num;
+        buf_init(&num);
+        put_single_line(L, &num);
+        reply_bignum(r, num.data ? num.data : "", num.len);
+        buf_free(&num);
+        return;
+    }
+    if (push_field(L, "verbatim_string", LUA_TTABLE)) {
+        lua_getfield(L, -1, "format");
+        lua_getfield(L, -2, "string");
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            reply_verbatim(r, s, n, lua_tostring(L, -2));
+            lua_pop(L, 3);
+            return;
+        }
+        lua_pop(L, 3);
+    }
+    bool as_map = push_field(L, "map", LUA_TTABLE);
+    if (as_map || push_field(L, "set", LUA_TTABLE)) {
+        pairs_to_resp(L, r, lua_resp, as_map);
+        lua_pop(L, 1);
+        return;
+    }
+    struct buf tmp;
+    buf_init(&tmp);
+    struct reply tr = {&tmp, r->resp};
+    int64_t n = 0;
+    for (int j = 1;; j++) {
+        lua_pushnumber(L, j);
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TNIL) {
+            lua_pop(L, 1);
+            break;
+        }
+        lua_to_resp(L, &tr, lua_resp);
+        n++;
+    }
+    reply_array(r, n);
+    reply_raw(r, tmp.data, tmp.len);
+    buf_free(&tmp);
+}
+
 static void lua_to_resp(lua_State *L, struct reply *r, int lua_resp)
 {
     if (!lua_checkstack(L, 4)) {
@@ -1041,134 +1143,9 @@ static void lua_to_resp(lua_State *L, struct reply *r, int lua_resp)
     case LUA_TNUMBER:
         reply_int(r, (int64_t)(long long)lua_tonumber(L, -1));
         break;
-    case LUA_TTABLE: {
-        lua_pushstring(L, "err");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            /* "-%s": no ERR prefix added; newlines would break the protocol */
-            struct buf *b = r->b;
-            buf_appendc(b, '-');
-            for (size_t i = 0; i < n; i++)
-                buf_appendc(b, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
-            buf_append(b, "\r\n", 2);
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "ok");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            char *tmp = mi_malloc(n + 1);
-            for (size_t i = 0; i < n; i++)
-                tmp[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
-            reply_statusn(r, tmp, n);
-            mi_free(tmp);
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "double");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TNUMBER) {
-            reply_double(r, lua_tonumber(L, -1));
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "big_number");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            char *tmp = mi_malloc(n + 1);
-            for (size_t i = 0; i < n; i++)
-                tmp[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
-            reply_bignum(r, tmp, n);
-            mi_free(tmp);
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "verbatim_string");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            lua_getfield(L, -1, "format");
-            lua_getfield(L, -2, "string");
-            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-                size_t n;
-                const char *s = lua_tolstring(L, -1, &n);
-                reply_verbatim(r, s, n, lua_tostring(L, -2));
-                lua_pop(L, 4);
-                return;
-            }
-            lua_pop(L, 2);
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "map");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            struct buf tmp;
-            buf_init(&tmp);
-            struct reply tr = {&tmp, r->resp};
-            int64_t n = 0;
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                lua_pushvalue(L, -2);
-                lua_to_resp(L, &tr, lua_resp); /* key */
-                lua_to_resp(L, &tr, lua_resp); /* value */
-                n++;
-            }
-            reply_map(r, n);
-            reply_raw(r, tmp.data, tmp.len);
-            buf_free(&tmp);
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        lua_pushstring(L, "set");
-        lua_rawget(L, -2);
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            struct buf tmp;
-            buf_init(&tmp);
-            struct reply tr = {&tmp, r->resp};
-            int64_t n = 0;
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                lua_pop(L, 1);
-                lua_pushvalue(L, -1);
-                lua_to_resp(L, &tr, lua_resp);
-                n++;
-            }
-            reply_set(r, n);
-            reply_raw(r, tmp.data, tmp.len);
-            buf_free(&tmp);
-            lua_pop(L, 2);
-            return;
-        }
-        lua_pop(L, 1);
-        struct buf tmp;
-        buf_init(&tmp);
-        struct reply tr = {&tmp, r->resp};
-        int64_t n = 0;
-        for (int j = 1;; j++) {
-            lua_pushnumber(L, j);
-            lua_rawget(L, -2);
-            if (lua_type(L, -1) == LUA_TNIL) {
-                lua_pop(L, 1);
-                break;
-            }
-            lua_to_resp(L, &tr, lua_resp);
-            n++;
-        }
-        reply_array(r, n);
-        reply_raw(r, tmp.data, tmp.len);
-        buf_free(&tmp);
+    case LUA_TTABLE:
+        table_to_resp(L, r, lua_resp);
         break;
-    }
     default:
         reply_null(r);
     }

@@ -397,10 +397,9 @@ static void mso_schedule_msg(struct worker *w, struct msg *m)
 
 static void mso_hop_done(struct worker *w, struct msg *m);
 
-static void mso_run_hop(struct worker *w, struct mso_shard *ms)
+void mso_run_part(struct worker *w, struct mso *t, int part, int hop)
 {
-    struct mso *t = ms->t;
-    struct mso_part *part = &t->parts[ms->part];
+    struct mso_part *pt = &t->parts[part];
     struct cmd_ctx ctx = {
         .w = w,
         .ks = &w->ks,
@@ -410,13 +409,19 @@ static void mso_run_hop(struct worker *w, struct mso_shard *ms)
         .argv = t->argv,
         .now_ms = w->now_ms,
         .client_id = t->client_id,
-        .keyidx = part->keyidx,
-        .nkeys = part->nkeys,
+        .keyidx = pt->keyidx,
+        .nkeys = pt->nkeys,
     };
-    ctx.r.b = &part->out;
+    ctx.r.b = &pt->out;
     ctx.r.resp = t->resp;
-    persist_before_command(w, t->cmd, t->argv, part->keyidx, part->nkeys, t->ops->global); /* snapshot COW */
-    t->ops->hop(&ctx, t, ms->part, ms->hop);
+    persist_before_command(w, t->cmd, t->argv, pt->keyidx, pt->nkeys, t->ops->global); /* snapshot COW */
+    t->ops->hop(&ctx, t, part, hop);
+}
+
+static void mso_run_hop(struct worker *w, struct mso_shard *ms)
+{
+    struct mso *t = ms->t;
+    mso_run_part(w, t, ms->part, ms->hop);
     ms->m.fn = mso_hop_done;
     worker_send(w, t->coordinator, &ms->m);
 }
