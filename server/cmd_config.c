@@ -150,6 +150,7 @@ static void config_set_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     }
     const struct set_result *res = t->parts[0].data;
     c->w->cfg = res->cfg;
+    config_apply_type_limits(&c->w->cfg);
     if (part == 0)
         log_set_level(res->cfg.loglevel);
 }

@@ -7,6 +7,7 @@
  * entry_load), never as a pointer into another thread's heap.
  * Owns: generic key command semantics; storage is shard/. */
 #include "server/server.h"
+#include "shard/types.h"
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "server/glob.h"
 #include "server/multi.h" /* multi: hooks */
@@ -87,28 +88,13 @@ static const char *type_name(const struct entry *e)
 {
     if (!e)
         return "none";
-    switch (e->type) {
-    case OBJ_STRING: return "string";
-    case OBJ_LIST: return "list";
-    case OBJ_SET: return "set";
-    case OBJ_ZSET: return "zset";
-    case OBJ_HASH: return "hash";
-    case OBJ_STREAM: return "stream";
-    default: return "unknown";
-    }
+    if (e->type == OBJ_STRING)
+        return "string";
+    const struct type_ops *ops = type_ops_of(e->type);
+    return ops ? ops->name : "unknown";
 }
 
-/* Redis's strEncoding, indexed by OBJ_ENCODING_* (shared numbering). */
-static const char *encoding_name(int enc)
-{
-    static const char *names[] = {
-        [0] = "raw", [1] = "int", [2] = "hashtable", [6] = "intset", [7] = "skiplist",
-        [8] = "embstr", [9] = "quicklist", [10] = "stream", [11] = "listpack",
-    };
-    if (enc < 0 || enc >= (int)(sizeof(names) / sizeof(names[0])) || !names[enc])
-        return "unknown";
-    return names[enc];
-}
+static const char *encoding_name(int enc) { return type_encoding_name(enc); }
 
 static bool policy_is_lfu(int policy)
 {

@@ -20,6 +20,13 @@ static const struct command *family_tables[] = {
     cluster_commands,
     dump_commands,
     script_commands,
+    list_commands,
+    hash_commands,
+    set_commands,
+    zset_commands,
+    geo_commands,
+    hll_commands,
+    stream_commands,
 };
 
 static const struct command *index_slots[INDEX_SIZE];

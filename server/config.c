@@ -9,6 +9,7 @@
  * struct is `dir`, which chdir()s like Redis; loading also opens the logfile
  * once to check it, and reads included files. */
 #include "server/config.h"
+#include "shard/types.h"
 #include "server/glob.h"
 
 #include <ctype.h>
@@ -1939,4 +1940,20 @@ bool config_rewrite(const struct config *c, config_rewrite_fn fn, void *arg)
         rewrite_directive(c, def, dir_at(i), fn, arg);
     mi_free(def);
     return true;
+}
+
+void config_apply_type_limits(const struct config *c)
+{
+    struct type_limits l = {
+        .hash_max_listpack_entries = c->hash_max_listpack_entries,
+        .hash_max_listpack_value = c->hash_max_listpack_value,
+        .set_max_intset_entries = c->set_max_intset_entries,
+        .zset_max_listpack_entries = c->zset_max_listpack_entries,
+        .zset_max_listpack_value = c->zset_max_listpack_value,
+        .list_max_listpack_size = c->list_max_listpack_size,
+        .list_compress_depth = c->list_compress_depth,
+        .stream_node_max_bytes = c->stream_node_max_bytes,
+        .stream_node_max_entries = c->stream_node_max_entries,
+    };
+    type_limits_set(&l);
 }

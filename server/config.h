@@ -90,6 +90,9 @@ enum {
 };
 
 void config_defaults(struct config *c);
+/* Make c's encoding limits (hash-max-listpack-entries, ...) the calling
+ * thread's (shard/types.h). */
+void config_apply_type_limits(const struct config *c);
 /* Apply one directive from a file line or a --flag. Returns NULL or the error.
  * For CONFIG SET pass at_startup=false and the value as argc=1 (multi-value
  * directives such as save are split on spaces, as Redis does). Setting `dir`

@@ -342,6 +342,13 @@ extern const struct command multi_commands[];
 extern const struct command pubsub_commands[];
 extern const struct command cluster_commands[];
 extern const struct command script_commands[];
+extern const struct command list_commands[];
+extern const struct command hash_commands[];
+extern const struct command set_commands[];
+extern const struct command zset_commands[];
+extern const struct command geo_commands[];
+extern const struct command hll_commands[];
+extern const struct command stream_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);

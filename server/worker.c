@@ -230,6 +230,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&start_barrier);
     smem_thread_init();
     ks_init(&w->ks, w->cfg.databases);
+    config_apply_type_limits(&w->cfg);
     persist_worker_init(w);
     pubsub_worker_init(w); /* pubsub: "expired" keyspace events */
     char name[16];

@@ -2,18 +2,12 @@
  * All memory comes from the calling shard thread's heap (shard/memory.h). */
 #include "shard/object.h"
 #include "shard/memory.h"
+#include "shard/rdb.h"
+#include "shard/types.h"
 
 #include <limits.h>
 #include <stdio.h>
 
-static obj_free_fn type_free[8];
-static obj_clone_fn type_clone[8];
-
-void obj_register_type(int type, obj_free_fn free_fn, obj_clone_fn clone_fn)
-{
-    type_free[type & 7] = free_fn;
-    type_clone[type & 7] = clone_fn;
-}
 
 bool string_to_int64(const char *s, size_t len, int64_t *out)
 {
@@ -123,8 +117,9 @@ void entry_free(struct entry *e)
 {
     if (!e)
         return;
-    if (e->type != OBJ_STRING && type_free[e->type & 7])
-        type_free[e->type & 7](e->val.ptr, e->enc);
+    const struct type_ops *ops = type_ops_of(e->type);
+    if (ops && ops->free)
+        ops->free(e->val.ptr, e->enc);
     smem_free(e);
 }
 
@@ -215,14 +210,22 @@ struct entry *entry_clone(struct entry *e, const char *key, size_t klen)
             c->enc = e->enc == ENC_EMBSTR && e->val.str.len <= EMBSTR_MAX ? ENC_EMBSTR : ENC_RAW;
         }
     } else {
-        void *copy = type_clone[e->type & 7] ? type_clone[e->type & 7](e->val.ptr, e->enc) : NULL;
+        const struct type_ops *ops = type_ops_of(e->type);
+        void *copy = ops && ops->clone ? ops->clone(e->val.ptr, e->enc) : NULL;
         c = entry_new_object(key, klen, e->type, e->enc, copy);
     }
     c->lru = e->lru;
     return c;
 }
 
-size_t entry_memory(const struct entry *e) { return smem_usable(e); }
+size_t entry_memory(const struct entry *e)
+{
+    const struct type_ops *ops = type_ops_of(e->type);
+    size_t n = smem_usable(e);
+    if (ops && ops->memory)
+        n += ops->memory(e->val.ptr, e->enc);
+    return n;
+}
 
 struct entry *entry_rekey(struct entry *e, const char *key, size_t klen)
 {
@@ -242,22 +245,16 @@ struct entry *entry_rekey(struct entry *e, const char *key, size_t klen)
     return n;
 }
 
-static obj_dump_fn type_dump[8];
-static obj_load_fn type_load[8];
-
-void obj_register_transfer(int type, obj_dump_fn dump, obj_load_fn load)
-{
-    type_dump[type & 7] = dump;
-    type_load[type & 7] = load;
-}
-
 /* image: type, enc, flags (1 byte each), lru (4), expire (8), then the value */
 #define IMG_HEAD 15
 
 bool entry_dump(struct entry *e, obj_put_fn put, void *ctx)
 {
-    if (e->type != OBJ_STRING && !type_dump[e->type & 7])
+    struct buf value = {0};
+    if (e->type != OBJ_STRING && !rdb_value_image(e, &value)) {
+        buf_free(&value);
         return false;
+    }
     char head[IMG_HEAD];
     int64_t when = entry_expire(e);
     head[0] = (char)e->type;
@@ -266,8 +263,11 @@ bool entry_dump(struct entry *e, obj_put_fn put, void *ctx)
     memcpy(head + 3, &e->lru, 4);
     memcpy(head + 7, &when, 8);
     put(ctx, head, IMG_HEAD);
-    if (e->type != OBJ_STRING)
-        return type_dump[e->type & 7](e->val.ptr, e->enc, put, ctx);
+    if (e->type != OBJ_STRING) {
+        put(ctx, value.data, value.len);
+        buf_free(&value);
+        return true;
+    }
     if (e->enc == ENC_INT)
         put(ctx, &e->val.ival, sizeof(e->val.ival));
     else if (e->val.str.len)
@@ -299,12 +299,10 @@ struct entry *entry_load(const char *key, size_t klen, const char *img, size_t n
             e->enc = enc == ENC_EMBSTR && len <= EMBSTR_MAX ? ENC_EMBSTR : ENC_RAW;
         }
     } else {
-        if (!type_load[type & 7])
-            return NULL;
-        void *v = type_load[type & 7](p, len, enc);
-        if (!v)
-            return NULL;
-        e = entry_new_object(key, klen, type, enc, v);
+        e = rdb_entry_from_image(key, klen, p, len);
+        if (!e || e->type != type)
+            return entry_free(e), NULL;
+        (void)enc;
     }
     e->lru = lru;
     if (img[2] & E_EXPIRE)

@@ -77,23 +77,14 @@ struct entry *entry_clone(struct entry *e, const char *key, size_t klen);
 /* Bytes the entry uses (for MEMORY USAGE and accounting). */
 size_t entry_memory(const struct entry *e);
 
-/* Value destructors for non-string types, registered by each type's file. */
-typedef void (*obj_free_fn)(void *ptr, int enc);
-typedef void *(*obj_clone_fn)(const void *ptr, int enc);
-void obj_register_type(int type, obj_free_fn free_fn, obj_clone_fn clone_fn);
-
 /* A new entry under another key holding e's value, type, encoding, LRU and
  * expiry; e's header is freed but its value moves (no deep copy). RENAME. */
 struct entry *entry_rekey(struct entry *e, const char *key, size_t klen);
 
-/* Moving a value between shard threads (RENAME/COPY across shards): `dump`
- * writes a self-contained image of the value through `put`; `load` rebuilds
- * it on the calling thread's heap (NULL if the image is bad). Strings are
- * built in; other types register theirs. */
+/* Moving a value between shard threads (RENAME/COPY across shards): an
+ * image of the value through `put`, rebuilt on the receiving thread's heap.
+ * Other types travel in their RDB encoding (shard/types.h). */
 typedef void (*obj_put_fn)(void *ctx, const void *p, size_t n);
-typedef bool (*obj_dump_fn)(const void *ptr, int enc, obj_put_fn put, void *ctx);
-typedef void *(*obj_load_fn)(const char *p, size_t n, int enc);
-void obj_register_transfer(int type, obj_dump_fn dump, obj_load_fn load);
 /* Image of an entry's value, type, encoding, LRU and expiry (not the key).
  * False when its type cannot be dumped. */
 bool entry_dump(struct entry *e, obj_put_fn put, void *ctx);

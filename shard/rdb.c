@@ -10,18 +10,23 @@
  *     lengths, strings as references into the image (materialised only when
  *     needed), per-type value decoders (table `decoders`, indexed by the RDB
  *     type byte), the file loop, RESTORE payloads.
- * Adding a type: write encode_<type> and decode_<type> and fill in its slots
- * in the two tables; nothing else changes.
+ * Strings are coded here; every other type's value codec lives with the type
+ * (shard/t_*.c, reached through shard/types.h) and uses the reader/writer
+ * helpers rdb.h exports. Adding a type: fill in its type_ops codec.
  *
  * Entries come from entry_* (the calling thread's shard heap); scratch space
  * from struct buf. No I/O, no globals other than the LZF hash table. */
 #include "shard/rdb.h"
 #include "shard/lzf.h"
 
+#include "shard/types.h"
+
 #include <inttypes.h>
+#include <math.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define RDB_6BITLEN 0
@@ -195,8 +200,6 @@ void rdb_write_aux(struct buf *b, const char *k, const char *v, size_t vl)
 
 /* ---- per-type value encoders ---- */
 
-typedef bool (*rdb_encode_fn)(struct buf *b, struct entry *e, int flags);
-
 static bool encode_string(struct buf *b, struct entry *e, int flags)
 {
     if (e->enc == ENC_INT)
@@ -206,27 +209,24 @@ static bool encode_string(struct buf *b, struct entry *e, int flags)
     return true;
 }
 
-/* Indexed by enum obj_type. A NULL slot: the type cannot be saved yet. */
-static const struct {
-    int rdb_type;
-    rdb_encode_fn encode;
-} encoders[8] = {
-    [OBJ_STRING] = {RDB_TYPE_STRING, encode_string},
-};
-
 int rdb_value_type(const struct entry *e)
 {
-    if (e->type >= 8 || !encoders[e->type].encode)
+    if (e->type == OBJ_STRING)
+        return RDB_TYPE_STRING;
+    const struct type_ops *ops = type_ops_of(e->type);
+    if (!ops || !ops->rdb_type || !ops->rdb_encode)
         return -1;
-    return encoders[e->type].rdb_type;
+    return ops->rdb_type(e->val.ptr, e->enc);
 }
 
 bool rdb_write_value(struct buf *b, struct entry *e, int flags)
 {
     if (rdb_value_type(e) < 0)
         return false;
+    if (e->type == OBJ_STRING)
+        return encode_string(b, e, flags);
     size_t start = b->len;
-    if (!encoders[e->type].encode(b, e, flags)) {
+    if (!type_ops_of(e->type)->rdb_encode(b, e->val.ptr, e->enc, flags)) {
         b->len = start;
         return false;
     }
@@ -345,16 +345,9 @@ bool rdb_dump_payload(struct entry *e, struct buf *out) { return rdb_dump_payloa
  * Reading
  * ====================================================================== */
 
-struct rdb_in {
-    const unsigned char *p;
-    size_t len;
-    size_t pos;
-    char *err;
-    size_t errlen;
-};
-
-__attribute__((format(printf, 3, 4))) static bool in_fail(struct rdb_in *in, size_t at, const char *fmt, ...)
+bool rdb_in_fail(struct rdb_in *in, size_t at, const char *fmt, ...)
 {
+    in->failed = true;
     if (in->err && in->errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -365,6 +358,8 @@ __attribute__((format(printf, 3, 4))) static bool in_fail(struct rdb_in *in, siz
     }
     return false;
 }
+
+#define in_fail rdb_in_fail
 
 static bool in_short(struct rdb_in *in, size_t at)
 {
@@ -532,9 +527,90 @@ static const char *rstr_bytes(struct rdb_in *in, const struct rstr *s, struct bu
     return scratch->data + *off;
 }
 
-/* ---- per-type value decoders ---- */
+/* ---- the reader API for per-type codecs (rdb.h) ---- */
 
-typedef struct entry *(*rdb_decode_fn)(struct rdb_in *in, const char *key, size_t klen);
+bool rdb_read_byte(struct rdb_in *in, unsigned *out) { return read_byte(in, out); }
+bool rdb_read_len(struct rdb_in *in, uint64_t *out) { return read_len(in, out); }
+
+const char *rdb_read_str(struct rdb_in *in, struct buf *scratch, size_t *len)
+{
+    struct rstr s;
+    size_t off = 0;
+    if (!read_string(in, &s))
+        return NULL;
+    *len = s.len;
+    if (s.kind == RSTR_PLAIN)
+        return s.len ? s.p : "";
+    return rstr_bytes(in, &s, scratch, &off);
+}
+
+bool rdb_read_int_str(struct rdb_in *in, int64_t *out, bool *is_int)
+{
+    struct rstr s;
+    if (!read_string(in, &s))
+        return false;
+    *is_int = s.kind == RSTR_INT;
+    if (*is_int)
+        *out = s.ival;
+    return true;
+}
+
+bool rdb_read_raw(struct rdb_in *in, size_t n, const unsigned char **p)
+{
+    if (!in_need(in, n))
+        return false;
+    *p = in->p + in->pos;
+    in->pos += n;
+    return true;
+}
+
+bool rdb_read_binary_double(struct rdb_in *in, double *out)
+{
+    const unsigned char *p;
+    if (!rdb_read_raw(in, 8, &p))
+        return false;
+    uint64_t u = get_le(p, 8);
+    memcpy(out, &u, 8);
+    return true;
+}
+
+/* RDB_TYPE_ZSET's scores: a length byte (253 nan, 254 +inf, 255 -inf) and
+ * that many ASCII characters. */
+bool rdb_read_old_double(struct rdb_in *in, double *out)
+{
+    size_t at = in->pos;
+    unsigned n;
+    if (!read_byte(in, &n))
+        return false;
+    if (n >= 253) {
+        *out = n == 253 ? NAN : n == 254 ? INFINITY : -INFINITY;
+        return true;
+    }
+    const unsigned char *p;
+    if (!rdb_read_raw(in, n, &p))
+        return false;
+    char tmp[256];
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    char *end;
+    *out = strtod(tmp, &end);
+    if (end != tmp + n)
+        return in_fail(in, at, "Invalid double value");
+    return true;
+}
+
+size_t rdb_in_pos(const struct rdb_in *in) { return in->pos; }
+
+void rdb_write_binary_double(struct buf *b, double d)
+{
+    uint64_t u;
+    unsigned char tmp[8];
+    memcpy(&u, &d, 8);
+    put_le(tmp, u, 8);
+    buf_put(b, tmp, 8);
+}
+
+/* ---- per-type value decoders ---- */
 
 /* rdbLoadObject for RDB_TYPE_STRING, then tryObjectEncoding: integers as
  * ENC_INT, short strings embstr, others raw. Long compressed strings are
@@ -572,44 +648,71 @@ static struct entry *decode_string(struct rdb_in *in, const char *key, size_t kl
     return e;
 }
 
-/* Indexed by the RDB type byte. `name` alone: a type Redis writes that
- * darter cannot load yet. */
+/* A collection: its type's codec (shard/types.h) builds the value. A value
+ * that decodes to nothing (an empty collection) is skipped as Redis does:
+ * NULL without an error. */
+static int obj_type_of_rdb(unsigned t);
+
+static struct entry *decode_object(struct rdb_in *in, unsigned t, const char *key, size_t klen)
+{
+    int type = obj_type_of_rdb(t);
+    const struct type_ops *ops = type_ops_of(type);
+    int enc = 0;
+    void *v = ops && ops->rdb_decode ? ops->rdb_decode(in, t, &enc) : NULL;
+    if (!v)
+        return NULL;
+    return entry_new_object(key, klen, type, enc, v);
+}
+
+/* Indexed by the RDB type byte: its name and the object type it decodes to
+ * (-1: a type darter cannot load). */
 static const struct {
     const char *name;
-    rdb_decode_fn decode;
+    int obj_type;
 } decoders[RDB_TYPE_STREAM_LISTPACKS_2 + 1] = {
-    [RDB_TYPE_STRING] = {"string", decode_string},
-    [RDB_TYPE_LIST] = {"list", NULL},
-    [RDB_TYPE_SET] = {"set", NULL},
-    [RDB_TYPE_ZSET] = {"zset", NULL},
-    [RDB_TYPE_HASH] = {"hash", NULL},
-    [RDB_TYPE_ZSET_2] = {"zset v2", NULL},
-    [RDB_TYPE_MODULE_PRE_GA] = {"module (pre-GA)", NULL},
-    [RDB_TYPE_MODULE_2] = {"module", NULL},
-    [RDB_TYPE_HASH_ZIPMAP] = {"hash zipmap", NULL},
-    [RDB_TYPE_LIST_ZIPLIST] = {"list ziplist", NULL},
-    [RDB_TYPE_SET_INTSET] = {"set intset", NULL},
-    [RDB_TYPE_ZSET_ZIPLIST] = {"zset ziplist", NULL},
-    [RDB_TYPE_HASH_ZIPLIST] = {"hash ziplist", NULL},
-    [RDB_TYPE_LIST_QUICKLIST] = {"list quicklist", NULL},
-    [RDB_TYPE_STREAM_LISTPACKS] = {"stream", NULL},
-    [RDB_TYPE_HASH_LISTPACK] = {"hash listpack", NULL},
-    [RDB_TYPE_ZSET_LISTPACK] = {"zset listpack", NULL},
-    [RDB_TYPE_LIST_QUICKLIST_2] = {"list quicklist v2", NULL},
-    [RDB_TYPE_STREAM_LISTPACKS_2] = {"stream v2", NULL},
+    [RDB_TYPE_STRING] = {"string", OBJ_STRING},
+    [RDB_TYPE_LIST] = {"list", OBJ_LIST},
+    [RDB_TYPE_SET] = {"set", OBJ_SET},
+    [RDB_TYPE_ZSET] = {"zset", OBJ_ZSET},
+    [RDB_TYPE_HASH] = {"hash", OBJ_HASH},
+    [RDB_TYPE_ZSET_2] = {"zset v2", OBJ_ZSET},
+    [RDB_TYPE_MODULE_PRE_GA] = {"module (pre-GA)", -1},
+    [RDB_TYPE_MODULE_2] = {"module", -1},
+    [RDB_TYPE_HASH_ZIPMAP] = {"hash zipmap", OBJ_HASH},
+    [RDB_TYPE_LIST_ZIPLIST] = {"list ziplist", OBJ_LIST},
+    [RDB_TYPE_SET_INTSET] = {"set intset", OBJ_SET},
+    [RDB_TYPE_ZSET_ZIPLIST] = {"zset ziplist", OBJ_ZSET},
+    [RDB_TYPE_HASH_ZIPLIST] = {"hash ziplist", OBJ_HASH},
+    [RDB_TYPE_LIST_QUICKLIST] = {"list quicklist", OBJ_LIST},
+    [RDB_TYPE_STREAM_LISTPACKS] = {"stream", OBJ_STREAM},
+    [RDB_TYPE_HASH_LISTPACK] = {"hash listpack", OBJ_HASH},
+    [RDB_TYPE_ZSET_LISTPACK] = {"zset listpack", OBJ_ZSET},
+    [RDB_TYPE_LIST_QUICKLIST_2] = {"list quicklist v2", OBJ_LIST},
+    [RDB_TYPE_STREAM_LISTPACKS_2] = {"stream v2", OBJ_STREAM},
 };
 
-/* The decoder for type byte t, or NULL after reporting why there is none. */
-static rdb_decode_fn decoder_for(struct rdb_in *in, unsigned t, size_t at)
+static int obj_type_of_rdb(unsigned t)
+{
+    return t < sizeof(decoders) / sizeof(decoders[0]) && decoders[t].name ? decoders[t].obj_type : -1;
+}
+
+/* Decode a value of RDB type t under `key`. NULL with in->failed clear: an
+ * empty collection (skipped). */
+static struct entry *decode_value(struct rdb_in *in, unsigned t, const char *key, size_t klen)
+{
+    return t == RDB_TYPE_STRING ? decode_string(in, key, klen) : decode_object(in, t, key, klen);
+}
+
+/* True when values of type byte t can be decoded; else reports why not. */
+static bool decodable(struct rdb_in *in, unsigned t, size_t at)
 {
     if (t < sizeof(decoders) / sizeof(decoders[0]) && decoders[t].name) {
-        if (decoders[t].decode)
-            return decoders[t].decode;
-        in_fail(in, at, "Unsupported RDB value type %u (%s)", t, decoders[t].name);
-        return NULL;
+        const struct type_ops *ops = type_ops_of(decoders[t].obj_type);
+        if (decoders[t].obj_type == OBJ_STRING || (ops && ops->rdb_decode))
+            return true;
+        return in_fail(in, at, "Unsupported RDB value type %u (%s)", t, decoders[t].name);
     }
-    in_fail(in, at, "Unknown RDB value type %u", t);
-    return NULL;
+    return in_fail(in, at, "Unknown RDB value type %u", t);
 }
 
 /* ---- the file loop ---- */
@@ -734,8 +837,7 @@ bool rdb_load_buffer(const char *data, size_t len, int64_t now_ms, const struct 
         }
 
         /* a key of value type `type` */
-        rdb_decode_fn decode = decoder_for(&in, type, at);
-        if (!decode)
+        if (!decodable(&in, type, at))
             goto out;
         struct rstr k;
         if (!read_string(&in, &k))
@@ -749,9 +851,14 @@ bool rdb_load_buffer(const char *data, size_t len, int64_t now_ms, const struct 
         const char *key = rstr_bytes(&in, &k, &scratch, &koff);
         if (!key)
             goto out;
-        struct entry *e = decode(&in, key, k.len);
-        if (!e)
+        struct entry *e = decode_value(&in, type, key, k.len);
+        if (!e && in.failed)
             goto out;
+        if (!e) {
+            has_expire = false; /* an empty collection: skipped */
+            lru_idle = lfu_freq = -1;
+            continue;
+        }
         if (has_expire && now_ms > 0 && expire <= now_ms) {
             entry_free(e); /* already expired: Redis drops it when loading as a master */
         } else {
@@ -812,10 +919,29 @@ struct entry *rdb_restore_payload(const char *key, size_t klen, const char *p, s
     struct rdb_in in = {.p = u, .len = n - 10, .err = why, .errlen = sizeof(why)};
     unsigned type;
     struct entry *e = NULL;
-    rdb_decode_fn decode;
-    if (read_byte(&in, &type) && (decode = decoder_for(&in, type, 0)) != NULL)
-        e = decode(&in, key, klen);
+    if (read_byte(&in, &type) && decodable(&in, type, 0))
+        e = decode_value(&in, type, key, klen);
     if (!e)
         snprintf(err, errlen, "Bad data format");
     return e;
+}
+
+/* ---- value images for moving an entry between threads ---- */
+
+bool rdb_value_image(struct entry *e, struct buf *out)
+{
+    int t = rdb_value_type(e);
+    if (t < 0)
+        return false;
+    buf_appendc(out, (char)t);
+    return rdb_write_value(out, e, RDB_SAVE_NO_COMPRESS);
+}
+
+struct entry *rdb_entry_from_image(const char *key, size_t klen, const char *p, size_t n)
+{
+    struct rdb_in in = {.p = (const unsigned char *)p, .len = n};
+    unsigned type;
+    if (!read_byte(&in, &type) || !decodable(&in, type, 0))
+        return NULL;
+    return decode_value(&in, type, key, klen);
 }

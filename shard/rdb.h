@@ -29,8 +29,8 @@
 #define RDB_OPCODE_SELECTDB 254
 #define RDB_OPCODE_EOF 255
 
-/* Value type bytes. Only RDB_TYPE_STRING is implemented so far; the others
- * are recognised by name and refused with "Unsupported RDB value type". */
+/* Value type bytes. A type whose codec (shard/types.h) is missing is refused
+ * with "Unsupported RDB value type". */
 #define RDB_TYPE_STRING 0
 #define RDB_TYPE_LIST 1
 #define RDB_TYPE_SET 2
@@ -129,5 +129,40 @@ bool rdb_dump_payload_ex(struct entry *e, struct buf *out, int flags);
  * checksum are wrong" when version/CRC fail, or "Bad data format" otherwise). */
 struct entry *rdb_restore_payload(const char *key, size_t klen, const char *p, size_t n, char *err,
                                   size_t errlen);
+
+/* ---- Helpers for per-type value codecs (shard/t_*.c) ---- */
+
+/* A bounds-checked cursor over an image. Every reader returns false after
+ * recording the error (with its offset) in err and setting `failed`. */
+struct rdb_in {
+    const unsigned char *p;
+    size_t len;
+    size_t pos;
+    char *err;
+    size_t errlen;
+    bool failed;
+};
+
+__attribute__((format(printf, 3, 4))) bool rdb_in_fail(struct rdb_in *in, size_t at, const char *fmt, ...);
+bool rdb_read_byte(struct rdb_in *in, unsigned *out);
+bool rdb_read_len(struct rdb_in *in, uint64_t *out);
+/* A string's decoded bytes: into the image for plain strings, else appended
+ * to `scratch` (valid until scratch grows again: clear it per element).
+ * NULL on error. */
+const char *rdb_read_str(struct rdb_in *in, struct buf *scratch, size_t *len);
+/* n raw bytes of the image (for listpack/ziplist/intset blobs use rdb_read_str). */
+bool rdb_read_raw(struct rdb_in *in, size_t n, const unsigned char **p);
+/* RDB_TYPE_ZSET_2 scores (8 bytes little-endian IEEE). */
+bool rdb_read_binary_double(struct rdb_in *in, double *out);
+/* RDB_TYPE_ZSET scores (length byte, 253/254/255 = nan/+inf/-inf, ASCII). */
+bool rdb_read_old_double(struct rdb_in *in, double *out);
+size_t rdb_in_pos(const struct rdb_in *in);
+void rdb_write_binary_double(struct buf *b, double d);
+
+/* ---- Moving a value between threads ---- */
+/* RDB type byte + value (uncompressed). False for a type with no codec. */
+bool rdb_value_image(struct entry *e, struct buf *out);
+/* Rebuild an entry under `key` on the calling thread's heap; NULL if bad. */
+struct entry *rdb_entry_from_image(const char *key, size_t klen, const char *p, size_t n);
 
 #endif
