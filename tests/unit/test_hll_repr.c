@@ -1,4 +1,4 @@
-/* tests/unit/test_hll.c — shard/hll.c: the hash and register pattern, dense
+/* tests/unit/test_hll_repr.c — shard/hll.c: the hash and register pattern, dense
  * register access, sparse updates (byte-for-byte as redis-server builds
  * them), promotion, sparse/dense agreement of the estimate, merging,
  * validation and corrupt-input detection. */
