@@ -1,4 +1,4 @@
-/* tests/unit/test_hash.c — the hash value type: shard/hdict.h (insert, find,
+/* tests/unit/test_t_hash.c — the hash value type: shard/hdict.h (insert, find,
  * delete, growth and shrink, fair random sampling, the reverse-binary scan's
  * guarantee across resizes, clone, memory back to zero) and shard/t_hash.h
  * (listpack while small, conversion to hashtable at Redis's thresholds and
