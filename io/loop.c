@@ -1,9 +1,9 @@
 /* io/loop.c — the per-thread event loop (see loop.h).
  * io_uring backend: SINGLE_ISSUER|DEFER_TASKRUN ring, multishot accept,
  * multishot recv with a provided buffer ring registered by hand (liburing 2.3
- * has no io_uring_setup_buf_ring), msg_ring to wake another loop, an eventfd
- * for wake-ups from threads without a ring. epoll backend: the same contract
- * with readiness and read()/write().
+ * has no io_uring_setup_buf_ring), and an eventfd (read armed in the ring) to
+ * be woken by another thread. epoll backend: the same contract with readiness
+ * and read()/write().
  * Must not touch anything above io/: no keys, no RESP, no command state. */
 #include "io/loop.h"
 
@@ -33,7 +33,7 @@
 #define BUF_GROUP 0
 #define EPOLL_READ_SIZE (64 * 1024)
 
-enum op_tag { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_WAKE, OP_EVENTFD };
+enum op_tag { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_EVENTFD };
 #define TAG_MASK 7ull
 
 enum deferred_kind { DEFER_SENT = 1, DEFER_CLOSED };
@@ -289,7 +289,6 @@ static void uring_process(struct io_loop *l)
         case OP_SEND: uring_on_send(l, untag(ud), cqe->res); break;
         case OP_ACCEPT: uring_on_accept(l, untag(ud), cqe); break;
         case OP_EVENTFD: l->wake_armed = false; break;
-        case OP_WAKE: break;
         default: break;
         }
     }
@@ -516,18 +515,27 @@ void io_sock_close(struct io_sock *s)
     finish_close_if_idle(l, s);
 }
 
+/* Wake-ups always go through the target's eventfd, never IORING_OP_MSG_RING.
+ * A msg_ring data message to a DEFER_TASKRUN ring is delivered as remote task
+ * work with a lazy wake; with threads waking each other ~10^5 times a second
+ * (every multi-shard hop) that pattern made the kernel (6.18, 2 CPUs) hand
+ * both CPUs to one server's ping-ponging threads for 30-130 s while every
+ * other runnable task (its own clients, other servers, even a nice -15 shell)
+ * waited on the run queue: the test_atomic "stalls". The eventfd write is an
+ * ordinary wake-up (as in the epoll backend, which never showed it) and costs
+ * one syscall per wake of a sleeping thread. */
 void io_loop_wake(struct io_loop *from, struct io_loop *to)
 {
+    (void)from;
+    /* Dekker with io_loop_run: the caller published work (a ring push) before
+     * this load, the target announces sleep before checking for work. Without
+     * a full fence the load may pass the push (store->load reordering) and
+     * both sides miss each other until the next tick. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (!atomic_load_explicit(&to->sleeping, memory_order_acquire))
         return;
     if (!atomic_exchange_explicit(&to->sleeping, 0, memory_order_acq_rel))
         return;
-    if (from && from->uring && to->uring) {
-        struct io_uring_sqe *sqe = get_sqe(from);
-        io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, tag(NULL, OP_WAKE), 0);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        return;
-    }
     uint64_t one = 1;
     ssize_t r = write(to->wake_fd, &one, sizeof(one));
     (void)r;
