@@ -1,7 +1,7 @@
 /* server/worker.c — one worker per thread: its io loop, its shard, its
  * mailboxes. Messages to another worker go through that pair's SPSC ring
- * (overflowing into a local list when full) and wake the target (an eventfd
- * write, io/loop.c) only when it announced sleep. Messages to self go to a local list.
+ * (overflowing into a local list when full) and wake the target (io_loop_wake)
+ * only when it announced sleep. Messages to self go to a local list.
  * Owns: thread start/stop, message delivery, the periodic tick.
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"
@@ -159,8 +159,13 @@ static void worker_before_sleep(void *arg)
 static bool worker_has_work(void *arg)
 {
     struct worker *w = arg;
-    if (w->local_head || outboxes_pending(w))
+    if (w->local_head || outboxes_pending(w) || w->flush_list)
         return true;
+    /* sent after before_sleep (e.g. by a deferred on_sent that resumed a
+     * connection): the target was never woken; flush before sleeping */
+    for (int to = 0; to < g_nworkers; to++)
+        if (w->wake_needed[to])
+            return true;
     for (int from = 0; from < g_nworkers; from++)
         if (from != w->id && !spsc_empty(&w->inbox[from]))
             return true;
