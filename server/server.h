@@ -345,6 +345,7 @@ extern const struct command script_commands[];
 extern const struct command list_commands[];
 extern const struct command hash_commands[];
 extern const struct command set_commands[];
+extern const struct command sort_commands[];
 extern const struct command zset_commands[];
 extern const struct command geo_commands[];
 extern const struct command hll_commands[];
