@@ -78,13 +78,14 @@ static void delete_if_empty(struct cmd_ctx *c, const struct arg *key, struct ent
     notify_keyspace_event(c, NOTIFY_GENERIC, "del", key); /* pubsub: keyspace event */
 }
 
-/* getRangeLongFromObjectOrReply's checks, as an error text (NULL if fine). */
+/* getRangeLongFromObjectOrReply's checks, as an error text (NULL if fine):
+ * `msg` for both failures when given, else Redis's two default texts. */
 static const char *arg_range(const struct arg *a, long long min, long long max, const char *msg, long long *out)
 {
     if (!arg_to_ll(a, out))
         return msg ? msg : ERR_NOT_INT;
     if (*out < min || *out > max)
-        return msg;
+        return msg ? msg : "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
     return NULL;
 }
 
@@ -227,8 +228,7 @@ static void reply_strset(struct reply *r, const struct strset *s, bool as_set)
 static void srandmember_count(struct cmd_ctx *c)
 {
     long long l;
-    const char *err = arg_range(&c->argv[2], -LLONG_MAX, LLONG_MAX,
-                                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807", &l);
+    const char *err = arg_range(&c->argv[2], -LLONG_MAX, LLONG_MAX, NULL, &l);
     if (err) {
         reply_error(&c->r, err);
         return;
