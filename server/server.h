@@ -90,6 +90,9 @@ struct command {
     /* keyless commands that must run on one particular thread (SCAN: the
      * owner of the cursor's slot) return that thread's id */
     int (*route)(const struct arg *argv, int argc);
+    /* a command that runs as another entry for these arguments (SORT with
+     * patterns reading other keys runs as a global operation); NULL: none */
+    const struct command *(*variant)(const struct command *cmd, const struct arg *argv, int argc);
     /* filled at startup */
     const struct command *parent;
     int id;
