@@ -454,8 +454,10 @@ static bool to_score(const char *p, size_t n, double *out)
 static struct sort_item *sort_items(struct sort_state *s, long long *start, long long *end)
 {
     long long len = (long long)s->n;
-    *start = s->o.limit_start < 0 ? 0 : s->o.limit_start;
-    *end = s->o.limit_count < 0 ? len - 1 : *start + s->o.limit_count - 1;
+    /* clamped to the value's size first, as Redis 7.0.15 does */
+    long long count = s->o.limit_count < -1 ? -1 : s->o.limit_count > len ? len : s->o.limit_count;
+    *start = s->o.limit_start < 0 ? 0 : s->o.limit_start > len ? len : s->o.limit_start;
+    *end = count < 0 ? len - 1 : *start + count - 1;
     if (*start >= len) {
         *start = len - 1;
         *end = len - 2;
