@@ -180,7 +180,7 @@ static bool read_hash_field(struct entry *e, const char *f, size_t fl, struct bu
     return false;
 }
 
-/* Hop 0 on the sort key's shard: [state u8][type u8][count u64][elements]. */
+/* Hop 0 on the sort key's shard: [state u8][type u8][in script u8][count u64][elements]. */
 static void load_sort_value(struct cmd_ctx *c, struct buf *out, bool write)
 {
     const struct arg *key = &c->argv[1];
@@ -192,9 +192,9 @@ static void load_sort_value(struct cmd_ctx *c, struct buf *out, bool write)
     } else if (!write) {
         c->ks->stats.keyspace_misses++;
     }
-    uint8_t head[2] = {SV_MISSING, OBJ_LIST};
+    uint8_t head[3] = {SV_MISSING, OBJ_LIST, c->in_script};
     size_t at = out->len;
-    buf_append(out, head, 2);
+    buf_append(out, head, 3);
     put_u64(out, 0);
     if (!e)
         return;
@@ -212,7 +212,7 @@ static void load_sort_value(struct cmd_ctx *c, struct buf *out, bool write)
     }
     out->data[at] = ok ? SV_OK : SV_UNSUPPORTED;
     out->data[at + 1] = (char)e->type;
-    memcpy(out->data + at + 2, &count, sizeof(count));
+    memcpy(out->data + at + 3, &count, sizeof(count));
 }
 
 /* ---------- pattern lookups ---------- */
@@ -630,20 +630,21 @@ static void read_value(struct mso *t, struct sort_state *s)
     const struct buf *b = p >= 0 ? &t->parts[p].out : NULL;
     s->vstate = SV_MISSING;
     s->vtype = OBJ_LIST;
-    if (!b || b->len < 10)
+    if (!b || b->len < 11)
         return;
     const char *cur = b->data;
     s->vstate = (unsigned char)cur[0];
     s->vtype = (unsigned char)cur[1];
-    cur += 2;
+    bool in_script = cur[2] != 0;
+    cur += 3;
     s->n = get_u64(&cur);
     s->el = mi_malloc(sizeof(char *) * (size_t)(s->n ? s->n : 1));
     s->elen = mi_malloc(sizeof(size_t) * (size_t)(s->n ? s->n : 1));
     for (uint64_t i = 0; i < s->n; i++)
         s->el[i] = get_bytes(&cur, &s->elen[i]);
-    /* a set with nothing to sort by is sorted anyway when stored, so the
-     * stored list does not depend on the set's internal order */
-    if (s->o.dontsort && s->vtype == OBJ_SET && s->o.store) {
+    /* a set with nothing to sort by is sorted anyway when stored or read by
+     * a script, so the result does not depend on the set's internal order */
+    if (s->o.dontsort && s->vtype == OBJ_SET && (s->o.store || in_script)) {
         s->o.dontsort = false;
         s->o.alpha = true;
         s->o.by = NULL;

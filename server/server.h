@@ -116,6 +116,7 @@ struct cmd_ctx {
     int nkeys;
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
+    bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
 };
 
 /* ---------- pending replies ---------- */
