@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/rdb.h"
+#include "shard/t_hash.h"
 #include "shard/t_set.h"
 #include "shard/types.h"
 
@@ -169,15 +170,14 @@ static bool read_zset(struct entry *e, struct buf *out, uint64_t *count)
     return false;
 }
 
-/* A hash field's value (for "key->field" patterns). Hashes are not on this
- * branch yet: no field is found. */
+/* A hash field's value (for "key->field" patterns). */
 static bool read_hash_field(struct entry *e, const char *f, size_t fl, struct buf *out)
 {
-    (void)e;
-    (void)f;
-    (void)fl;
-    (void)out;
-    return false;
+    struct hash_str v;
+    if (!hash_get(e, f, fl, &v))
+        return false;
+    put_bytes(out, v.p, v.len);
+    return true;
 }
 
 /* Hop 0 on the sort key's shard: [state u8][type u8][in script u8][count u64][elements]. */

@@ -1,4 +1,4 @@
-/* tests/unit/test_set.c — the set encodings: Redis's intset byte layout,
+/* tests/unit/test_t_set.c — the set encodings: Redis's intset byte layout,
  * upgrades and integrity checks (shard/intset.h); the lean string set's
  * add/remove/lookup, uniform sampling and SSCAN guarantees across resizes
  * (shard/strset.h); conversions between them and the RDB codec, including
