@@ -1,13 +1,14 @@
 /* shard/strset.c — the lean string hash set (see strset.h). */
 #include "shard/strset.h"
 #include "shard/memory.h"
-#include "shard/table.h"
+#include "shard/hdict.h"
 
 #include <string.h>
 
 #define STRSET_MIN_SLOTS 4u
 
-uint64_t strset_hash(const char *m, size_t n) { return key_hash64(m, n); }
+/* The seeded hash hashtable-encoded hashes use (drawn once per process). */
+uint64_t strset_hash(const char *m, size_t n) { return hdict_hash(m, n); }
 
 /* ---------- member blobs: varint length, bytes ---------- */
 

@@ -6,7 +6,8 @@
  * guarantee across resizes: elements are visited by home bucket, and an
  * element always lies in the run of occupied slots that starts at its home.
  * Owns: the table's layout. Memory comes from the calling thread's heap
- * (shard/memory.h). Must not know about RESP, sockets or threads. */
+ * (shard/memory.h); members hash with the per-process seeded hash of
+ * shard/hdict.h. Must not know about RESP, sockets or threads. */
 #ifndef DARTER_SHARD_STRSET_H
 #define DARTER_SHARD_STRSET_H
 
