@@ -149,6 +149,8 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
         reply_now_error(c, err);
         return;
     }
+    if (cmd->variant) /* SORT with BY/GET patterns: a global operation */
+        cmd = cmd->variant(cmd, argv, argc);
     c->last_cmd = cmd->name;
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
         stats_count_rejected(w, cmd);

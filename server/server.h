@@ -90,6 +90,9 @@ struct command {
     /* keyless commands that must run on one particular thread (SCAN: the
      * owner of the cursor's slot) return that thread's id */
     int (*route)(const struct arg *argv, int argc);
+    /* a command that runs as another entry for these arguments (SORT with
+     * patterns reading other keys runs as a global operation); NULL: none */
+    const struct command *(*variant)(const struct command *cmd, const struct arg *argv, int argc);
     /* filled at startup */
     const struct command *parent;
     int id;
@@ -113,6 +116,7 @@ struct cmd_ctx {
     int nkeys;
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
+    bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
 };
 
 /* ---------- pending replies ---------- */
@@ -345,6 +349,7 @@ extern const struct command script_commands[];
 extern const struct command list_commands[];
 extern const struct command hash_commands[];
 extern const struct command set_commands[];
+extern const struct command sort_commands[];
 extern const struct command zset_commands[];
 extern const struct command geo_commands[];
 extern const struct command hll_commands[];

@@ -127,7 +127,7 @@ void exec_command_here(struct worker *w, const struct command *cmd, int db, int 
 {
     struct cmd_ctx ctx = {
         .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
-        .now_ms = w->now_ms, .client_id = client_id,
+        .now_ms = w->now_ms, .client_id = client_id, .in_script = true,
     };
     ctx.r.b = out;
     ctx.r.resp = resp;
