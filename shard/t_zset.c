@@ -11,6 +11,7 @@
 #include "shard/table.h"
 #include "shard/types.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1287,3 +1288,36 @@ const struct type_ops zset_type_ops = {
     .rdb_encode = zset_rdb_encode,
     .rdb_decode = zset_rdb_decode,
 };
+
+/* ---------- scanning ---------- */
+
+static uint64_t rev_bits(uint64_t v)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i++, v >>= 1)
+        r = (r << 1) | (v & 1);
+    return r;
+}
+
+uint64_t zset_scan(const struct entry *e, uint64_t cursor, zset_visit_fn fn, void *arg)
+{
+    if (e->enc == OBJ_ENC_LISTPACK) {
+        struct zset_iter it;
+        struct zset_elem el;
+        zset_iter_rank(&it, e, 0, zset_card(e), false);
+        while (zset_iter_next(&it, &el))
+            fn(arg, el.m, el.len, el.score);
+        return 0;
+    }
+    const struct zsl *z = e->val.ptr;
+    if (!z->cap)
+        return 0;
+    uint64_t mask = z->cap - 1;
+    const struct zsl_node *n = z->slots[cursor & mask];
+    if (n)
+        fn(arg, node_member(n), n->len, n->score);
+    cursor |= ~mask;
+    cursor = rev_bits(cursor);
+    cursor++;
+    return rev_bits(cursor);
+}

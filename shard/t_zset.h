@@ -14,7 +14,7 @@
  * one with zset_new_entry() + db_add(), edit with zset_add()/zset_del(),
  * read with zset_score()/zset_rank() and the iterators, and delete the key
  * (ks_delete) when zset_card() drops to 0. Storing a computed result under
- * a key, possibly on another thread, is server/zset_store.h.
+ * a key, possibly on another thread, is server/cmd_zset.h.
  * Must not know about sockets, RESP or other threads. */
 #ifndef DARTER_SHARD_T_ZSET_H
 #define DARTER_SHARD_T_ZSET_H
@@ -116,6 +116,12 @@ bool zset_value_gte_min(double v, const struct zrange_spec *r);
 bool zset_value_lte_max(double v, const struct zrange_spec *r);
 bool zset_lex_gte_min(const char *s, size_t n, const struct zlex_spec *r);
 bool zset_lex_lte_max(const char *s, size_t n, const struct zlex_spec *r);
+
+/* ---- scanning ----
+ * ZSCAN: visit the members of one cursor step and return the next cursor
+ * (0 when done). A listpack is visited whole in one step, as Redis does. */
+typedef void (*zset_visit_fn)(void *arg, const char *m, size_t len, double score);
+uint64_t zset_scan(const struct entry *e, uint64_t cursor, zset_visit_fn fn, void *arg);
 
 /* Redis's d2string: how a score is written as text into a listpack
  * (integers as integers, nan, inf, -inf, -0, else %.17g). */
