@@ -10,12 +10,14 @@
  * Owns: zset command semantics and the zset store helpers of cmd_zset.h;
  * the value's structure is shard/t_zset.h. */
 #include "server/cmd_zset.h"
+#include "server/blocking.h"
 #include "server/glob.h"
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/t_zset.h"
 #include "shard/table.h"
 #include "shard/types.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -23,14 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Wake clients blocked on `key` (BZPOPMIN and friends): a no-op until the
- * blocking framework (server/blocking.h) is on this branch. */
-static void blocking_signal_key(struct cmd_ctx *c, const struct arg *key)
-{
-    (void)c;
-    (void)key;
-}
 
 static const char ERR_MINMAX_FLOAT[] = "ERR min or max is not a float";
 static const char ERR_MINMAX_LEX[] = "ERR min or max not valid string range item";
@@ -104,6 +98,24 @@ static void arg_cstr_free(char *s, char *tmp)
 {
     if (s != tmp)
         mi_free(s);
+}
+
+/* getDoubleFromObject: strtod over the whole argument, whatever its length;
+ * no leading space, no NaN, no overflow. */
+static bool arg_double(const struct arg *a, double *out)
+{
+    if (a->len < 200)
+        return arg_to_double(a, out);
+    char tmp[8];
+    char *s = arg_cstr(a, tmp, sizeof(tmp));
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    bool ok = !isspace((unsigned char)s[0]) && *end == 0 && !isnan(v) &&
+              !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO));
+    arg_cstr_free(s, tmp);
+    *out = v;
+    return ok;
 }
 
 /* zslParseRange's one bound: "(" makes it exclusive; strtod must take the
@@ -223,7 +235,7 @@ static void zadd_generic(struct cmd_ctx *c, int flags)
     }
     double *scores = mi_malloc(sizeof(double) * (size_t)elements);
     for (int j = 0; j < elements; j++) {
-        if (!arg_to_double(&c->argv[idx + 2 * j], &scores[j])) {
+        if (!arg_double(&c->argv[idx + 2 * j], &scores[j])) {
             reply_error(&c->r, ERR_NOT_FLOAT);
             mi_free(scores);
             return;
@@ -269,7 +281,6 @@ done:
     if (added || updated) {
         db_signal_modified(c, key);
         notify_keyspace_event(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", key); /* pubsub: keyspace event */
-        blocking_signal_key(c, key);
     }
 }
 
@@ -953,7 +964,6 @@ long long zset_store_image(struct cmd_ctx *c, const struct arg *dst, const char 
         db_add(c, dst, e);
     }
     notify_keyspace_event(c, NOTIFY_ZSET, event, dst); /* pubsub: keyspace event */
-    blocking_signal_key(c, dst);
     return (long long)zset_card(e);
 }
 
@@ -1138,7 +1148,7 @@ static const char *zop_options(const struct zop_spec *sp, const struct arg *argv
         if (sp->op != OP_DIFF && !sp->card && remaining >= setnum + 1 && arg_eq(&argv[j], "weights")) {
             j++;
             for (long long i = 0; i < setnum; i++, j++)
-                if (!arg_to_double(&argv[j], &o->weights[i]))
+                if (!arg_double(&argv[j], &o->weights[i]))
                     return "ERR weight value is not a float";
         } else if (sp->op != OP_DIFF && !sp->card && remaining >= 2 && arg_eq(&argv[j], "aggregate")) {
             j++;
@@ -1563,20 +1573,40 @@ static void zop_reply(struct mso *t, struct reply *r)
 
 static const struct mso_ops zop_ops = {.hop = zop_hop, .next = zop_next, .reply = zop_reply};
 
-/* ---------- ZMPOP ----------
+/* ---------- ZMPOP BZMPOP BZPOPMIN BZPOPMAX ----------
  * Hop 0: every shard reports each of its keys' state (u32 argv index, u8
  * state). The coordinator picks the first key, in argument order, that
- * exists; hop 1 pops it on its shard, which writes the reply. */
+ * exists; hop 1 pops it on its shard, which writes the reply. With nothing
+ * to pop the blocking forms park the client (server/blocking.h). */
 
-struct zmpop_args {
+struct zpop_args {
+    int first;          /* argv index of the first key */
     long long numkeys;
     bool max;
     long long count;
+    bool emitkey, nested;
+    bool blocking;
+    int64_t timeout_ms;
 };
 
-/* zmpopGenericCommand's checks (numkeys at argv[ni]): NULL or the error. */
-static const char *zmpop_parse(const struct arg *argv, int argc, int ni, struct zmpop_args *a)
+enum zpop_kind { ZP_ZMPOP, ZP_BZMPOP, ZP_BZPOPMIN, ZP_BZPOPMAX };
+
+static int zpop_kind(const struct command *cmd)
 {
+    if (!strcmp(cmd->name, "bzmpop"))
+        return ZP_BZMPOP;
+    if (!strcmp(cmd->name, "bzpopmin"))
+        return ZP_BZPOPMIN;
+    if (!strcmp(cmd->name, "bzpopmax"))
+        return ZP_BZPOPMAX;
+    return ZP_ZMPOP;
+}
+
+/* zmpopGenericCommand's checks (numkeys at argv[ni]): NULL or the error. */
+static const char *zmpop_parse(const struct arg *argv, int argc, int ni, struct zpop_args *a)
+{
+    a->first = ni + 1;
+    a->emitkey = a->nested = true;
     if (!arg_to_ll(&argv[ni], &a->numkeys) || a->numkeys < 1)
         return "ERR numkeys should be greater than 0";
     long long where = ni + a->numkeys + 1;
@@ -1603,25 +1633,76 @@ static const char *zmpop_parse(const struct arg *argv, int argc, int ni, struct 
     return NULL;
 }
 
-static int zmpop_getkeys(struct arg *argv, int argc, int *keys, int max)
+/* Every pop command's arguments; on error writes the error reply into
+ * `err` (when given) and returns false. */
+static bool zpop_parse(const struct command *cmd, const struct arg *argv, int argc, struct zpop_args *a,
+                       struct buf *err)
+{
+    struct buf sink;
+    buf_init(&sink);
+    struct reply r = {err ? err : &sink, 2};
+    memset(a, 0, sizeof(*a));
+    int kind = zpop_kind(cmd);
+    const char *msg = NULL;
+    bool ok = true;
+    if (kind == ZP_ZMPOP) {
+        msg = zmpop_parse(argv, argc, 1, a);
+    } else if (kind == ZP_BZMPOP) {
+        a->blocking = true;
+        ok = blocking_parse_timeout(&r, &argv[1], &a->timeout_ms);
+        if (ok)
+            msg = zmpop_parse(argv, argc, 2, a);
+    } else {
+        a->blocking = true;
+        a->first = 1;
+        a->numkeys = argc - 2;
+        a->max = kind == ZP_BZPOPMAX;
+        a->count = 1;
+        a->emitkey = true;
+        ok = blocking_parse_timeout(&r, &argv[argc - 1], &a->timeout_ms);
+    }
+    if (msg) {
+        reply_error(&r, msg);
+        ok = false;
+    }
+    buf_free(&sink);
+    return ok;
+}
+
+static int zmpop_keys_at(struct arg *argv, int argc, int ni, int *keys, int max)
 {
     long long numkeys;
-    if (argc < 3 || !arg_to_ll(&argv[1], &numkeys) || numkeys < 1 || numkeys > argc - 2)
+    if (argc <= ni || !arg_to_ll(&argv[ni], &numkeys) || numkeys < 1 || numkeys > argc - ni - 1)
         return 0;
     int k = 0;
-    for (int i = 2; i < 2 + numkeys && k < max; i++)
+    for (int i = ni + 1; i < ni + 1 + numkeys && k < max; i++)
         keys[k++] = i;
     return k;
 }
 
-static void cmd_zmpop_nokeys(struct cmd_ctx *c)
+static int zmpop_getkeys(struct arg *argv, int argc, int *keys, int max)
 {
-    struct zmpop_args a;
-    const char *err = zmpop_parse(c->argv, c->argc, 1, &a);
-    reply_error(&c->r, err ? err : ERR_SYNTAX);
+    return zmpop_keys_at(argv, argc, 1, keys, max);
 }
 
-enum { ZM_NONE = 0, ZM_ERR = -1, ZM_WRONG = -2, ZM_EMPTY = -3 };
+static int bzmpop_getkeys(struct arg *argv, int argc, int *keys, int max)
+{
+    return zmpop_keys_at(argv, argc, 2, keys, max);
+}
+
+static void cmd_zpop_nokeys(struct cmd_ctx *c)
+{
+    struct zpop_args a;
+    struct buf err;
+    buf_init(&err);
+    if (zpop_parse(c->cmd, c->argv, c->argc, &a, &err))
+        reply_error(&c->r, ERR_SYNTAX);
+    else
+        reply_raw(&c->r, err.data, err.len);
+    buf_free(&err);
+}
+
+enum { ZM_ERR = -1, ZM_WRONG = -2, ZM_EMPTY = -3, ZM_BLOCKED = -4 };
 
 static void zmpop_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
@@ -1639,14 +1720,14 @@ static void zmpop_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     }
     if (!part_has(c, (int)t->i64))
         return;
-    struct zmpop_args a;
-    zmpop_parse(c->argv, c->argc, 1, &a);
+    struct zpop_args a;
+    zpop_parse(t->cmd, c->argv, c->argc, &a, NULL);
     const struct arg *key = &c->argv[t->i64];
     bool wrong;
     struct entry *e = find_write(c, key, NULL, &wrong);
     buf_clear(&p->out);
     struct reply r = {&p->out, t->resp};
-    zpop_reply(c, &r, key, e, a.max, a.count, true, true);
+    zpop_reply(c, &r, key, e, a.max, a.count, a.emitkey, a.nested);
     p->count = 1;
 }
 
@@ -1654,38 +1735,46 @@ static int zmpop_next(struct mso *t, int hop)
 {
     if (hop > 0)
         return -1;
-    struct zmpop_args a;
-    if (zmpop_parse(t->argv, t->argc, 1, &a)) {
+    struct zpop_args a;
+    buf_clear(&t->scratch);
+    if (!zpop_parse(t->cmd, t->argv, t->argc, &a, &t->scratch)) {
         t->i64 = ZM_ERR;
         return -1;
     }
-    int first = 2, n = (int)a.numkeys;
+    int n = (int)a.numkeys;
     uint8_t *states = mi_zalloc((size_t)n);
     for (int p = 0; p < t->nparts; p++) {
         const struct buf *b = &t->parts[p].out;
         for (size_t off = 0; off + 5 <= b->len; off += 5) {
             uint32_t argi;
             memcpy(&argi, b->data + off, sizeof(argi));
-            states[argi - (uint32_t)first] = (uint8_t)b->data[off + 4];
+            /* a key named twice keeps one state */
+            states[argi - (uint32_t)a.first] = (uint8_t)b->data[off + 4];
         }
         t->parts[p].count = 0;
     }
+    bool serving = blocking_mso_serving(t);
     t->i64 = ZM_EMPTY;
     for (int i = 0; i < n; i++) {
-        if (states[i] == SRC_MISSING)
+        if (states[i] == SRC_MISSING || (states[i] == SRC_WRONG && serving))
             continue;
-        t->i64 = states[i] == SRC_WRONG ? ZM_WRONG : first + i;
+        t->i64 = states[i] == SRC_WRONG ? ZM_WRONG : a.first + i;
         break;
     }
     mi_free(states);
+    if (t->i64 == ZM_EMPTY && a.blocking && blocking_mso_may_block(t)) {
+        blocking_mso_block(t, a.timeout_ms);
+        t->i64 = ZM_BLOCKED;
+    }
     return t->i64 > 0 ? 1 : -1;
 }
 
 static void zmpop_reply(struct mso *t, struct reply *r)
 {
-    struct zmpop_args a;
+    if (t->i64 == ZM_BLOCKED || blocking_mso_blocked(t))
+        return;
     if (t->i64 == ZM_ERR) {
-        reply_error(r, zmpop_parse(t->argv, t->argc, 1, &a));
+        reply_raw(r, t->scratch.data, t->scratch.len);
     } else if (t->i64 == ZM_WRONG) {
         reply_error(r, ERR_WRONGTYPE);
     } else if (t->i64 == ZM_EMPTY) {
@@ -1731,7 +1820,10 @@ const struct command zset_commands[] = {
     {"zremrangebylex", 4, W, 1, 1, 1, cmd_zremrangebylex, .group = "sorted_set", .summary = "Remove all members in a sorted set between the given lexicographical range", .since = "2.8.9", .complexity = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", .acl = "write sortedset slow"},
     {"zpopmin", -2, W | F, 1, 1, 1, cmd_zpopmin, .group = "sorted_set", .summary = "Remove and return members with the lowest scores in a sorted set", .since = "5.0.0", .complexity = "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", .acl = "write sortedset fast"},
     {"zpopmax", -2, W | F, 1, 1, 1, cmd_zpopmax, .group = "sorted_set", .summary = "Remove and return members with the highest scores in a sorted set", .since = "5.0.0", .complexity = "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", .acl = "write sortedset fast"},
-    {"zmpop", -4, W | MK | MV, 0, 0, 0, cmd_zmpop_nokeys, .mso = &zmpop_ops, .getkeys = zmpop_getkeys, .group = "sorted_set", .summary = "Remove and return members with scores in a sorted set", .since = "7.0.0", .complexity = "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", .acl = "write sortedset slow"},
+    {"zmpop", -4, W | MK | MV, 0, 0, 0, cmd_zpop_nokeys, .mso = &zmpop_ops, .getkeys = zmpop_getkeys, .group = "sorted_set", .summary = "Remove and return members with scores in a sorted set", .since = "7.0.0", .complexity = "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", .acl = "write sortedset slow"},
+    {"bzpopmin", -3, W | F | MK | CMD_BLOCKING, 1, -2, 1, cmd_zpop_nokeys, .mso = &zmpop_ops, .group = "sorted_set", .summary = "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", .since = "5.0.0", .complexity = "O(log(N)) with N being the number of elements in the sorted set.", .acl = "write sortedset fast blocking"},
+    {"bzpopmax", -3, W | F | MK | CMD_BLOCKING, 1, -2, 1, cmd_zpop_nokeys, .mso = &zmpop_ops, .group = "sorted_set", .summary = "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", .since = "5.0.0", .complexity = "O(log(N)) with N being the number of elements in the sorted set.", .acl = "write sortedset fast blocking"},
+    {"bzmpop", -5, W | MK | MV | CMD_BLOCKING, 0, 0, 0, cmd_zpop_nokeys, .mso = &zmpop_ops, .getkeys = bzmpop_getkeys, .group = "sorted_set", .summary = "Remove and return members with scores in a sorted set or block until one is available", .since = "7.0.0", .complexity = "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", .acl = "write sortedset slow blocking"},
     {"zrandmember", -2, R, 1, 1, 1, cmd_zrandmember, .group = "sorted_set", .summary = "Get one or multiple random elements from a sorted set", .since = "6.2.0", .complexity = "O(N) where N is the number of elements returned", .acl = "read sortedset slow"},
     {"zunion", -3, R | MK | MV, 0, 0, 0, cmd_zop_nokeys, .mso = &zop_ops, .getkeys = zunion_getkeys, .group = "sorted_set", .summary = "Add multiple sorted sets", .since = "6.2.0", .complexity = "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", .acl = "read sortedset slow"},
     {"zinter", -3, R | MK | MV, 0, 0, 0, cmd_zop_nokeys, .mso = &zop_ops, .getkeys = zunion_getkeys, .group = "sorted_set", .summary = "Intersect multiple sorted sets", .since = "6.2.0", .complexity = "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", .acl = "read sortedset slow"},
