@@ -1178,12 +1178,52 @@ fail:
     return NULL;
 }
 
+struct mref {
+    const char *m;
+    size_t len;
+};
+
+static int mref_cmp(const void *x, const void *y)
+{
+    const struct mref *a = x, *b = y;
+    return member_cmp(a->m, a->len, b->m, b->len);
+}
+
+/* No member twice (members may sit anywhere when scores differ). */
+static bool zzl_members_unique(unsigned char *lp, unsigned long pairs)
+{
+    if (pairs < 2)
+        return true;
+    struct mref *refs = malloc(sizeof(*refs) * pairs);
+    char *digits = malloc(32 * pairs);
+    if (!refs || !digits) {
+        free(refs);
+        free(digits);
+        return false;
+    }
+    unsigned long i = 0;
+    for (unsigned char *eptr = lp_first(lp); eptr && i < pairs; i++) {
+        refs[i].m = lp_member(eptr, digits + 32 * i, &refs[i].len);
+        eptr = lp_next(lp, lp_next(lp, eptr));
+    }
+    qsort(refs, i, sizeof(*refs), mref_cmp);
+    bool ok = true;
+    for (unsigned long k = 1; k < i && ok; k++)
+        ok = mref_cmp(&refs[k - 1], &refs[k]) != 0;
+    free(refs);
+    free(digits);
+    return ok;
+}
+
 /* A listpack from an untrusted source: well formed, pairs, numeric scores
- * that are not NaN, members strictly ordered by (score, member). */
+ * that are not NaN, members strictly ordered by (score, member), no member
+ * twice. */
 static bool zzl_valid(unsigned char *lp, size_t size)
 {
     unsigned long count;
     if (!lp_validate(lp, size, &count) || count % 2)
+        return false;
+    if (!zzl_members_unique(lp, count / 2))
         return false;
     bool have_prev = false;
     double prev_score = 0;
