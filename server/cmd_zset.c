@@ -751,8 +751,9 @@ static void zrandmember_count(struct cmd_ctx *c, long long l, bool withscores)
         return;
     }
     if (count >= size) {
+        /* the whole zset, from the highest score down (as zuiNext walks it) */
         reply_elems_header(&c->r, (int64_t)size, withscores);
-        zset_iter_rank(&it, e, 0, size, false);
+        zset_iter_rank(&it, e, 0, size, true);
         while (zset_iter_next(&it, &el))
             reply_elem(&c->r, el.m, el.len, el.score, withscores);
         return;
