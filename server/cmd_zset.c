@@ -1210,14 +1210,34 @@ static void cmd_zop_nokeys(struct cmd_ctx *c)
     reply_error(&c->r, err ? err : ERR_SYNTAX);
 }
 
-/* Write one set-typed source's members with score 1 (filled in once the
- * set type's API is on this branch; until then sets are WRONGTYPE). */
+/* FILL IN AFTER THE SET TYPE LANDS: sets are read through shard/t_set.h
+ * (branch `set`), compiled in as soon as that header is on this branch;
+ * without it a set input is WRONGTYPE. Writes state, count and every member
+ * with score 1, as zuiNext gives a set's members. */
+#if __has_include("shard/t_set.h")
+#include "shard/t_set.h"
+static bool put_set_source(struct buf *b, const struct entry *e)
+{
+    uint8_t st = 3; /* SRC_SET */
+    uint64_t count = set_size(e);
+    buf_append(b, &st, 1);
+    buf_append(b, &count, sizeof(count));
+    struct set_iter it;
+    const char *m;
+    size_t n;
+    set_iter_init(&it, e);
+    while (set_iter_next(&it, &m, &n))
+        zres_put(b, m, n, 1.0);
+    return true;
+}
+#else
 static bool put_set_source(struct buf *b, const struct entry *e)
 {
     (void)b;
     (void)e;
     return false;
 }
+#endif
 
 static void put_source(struct buf *b, int argi, const struct entry *e, bool wrong)
 {
