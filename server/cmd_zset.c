@@ -1501,7 +1501,8 @@ static int64_t zop_compute(const struct zop_spec *sp, struct zsrc *srcs, int n, 
     mi_free(ord);
     if (sp->card)
         return card;
-    qsort(res->els, res->n, sizeof(struct zel), zel_cmp);
+    if (res->n > 1)
+        qsort(res->els, res->n, sizeof(struct zel), zel_cmp);
     return (int64_t)res->n;
 }
 
