@@ -5,7 +5,10 @@
  * ZINTERSTORE, ZDIFFSTORE, ZRANGESTORE, ZMPOP, ZINTERCARD), DUMP/RESTORE
  * payloads moved between darter and redis-server both ways in both
  * encodings, and the blocking pops. */
+#define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
+#include <ftw.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +257,73 @@ Test(zset, dump_restore_with_redis_both_ways, .fini = fini)
     redisFree(d);
     redisFree(r);
     server_stop_clean(&srv);
+}
+
+/* ---------- dump.rdb files with redis-server ---------- */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+/* Both encodings, odd scores, a member that is an integer. */
+static void fill_rdb_keys(redisContext *c)
+{
+    for (int i = 0; i < 10; i++)
+        freeReplyObject(hcmd(c, "ZADD f:small %d.25 s%d", i, i));
+    freeReplyObject(hcmd(c, "ZADD f:small inf top -inf bottom 12345 67890"));
+    for (int i = 0; i < 400; i++)
+        freeReplyObject(hcmd(c, "ZADD f:big %d b%d", i % 17, i));
+}
+
+static void check_rdb_keys(redisContext *c, redisContext *want)
+{
+    const char *keys[] = {"f:small", "f:big"};
+    const char *encs[] = {"listpack", "skiplist"};
+    for (int k = 0; k < 2; k++) {
+        redisReply *a = hcmd(c, "ZRANGE %s 0 -1 WITHSCORES", keys[k]);
+        redisReply *b = hcmd(want, "ZRANGE %s 0 -1 WITHSCORES", keys[k]);
+        cr_assert_eq(a->elements, b->elements, "%s", keys[k]);
+        for (size_t i = 0; i < a->elements; i++)
+            cr_assert_str_eq(a->element[i]->str, b->element[i]->str);
+        freeReplyObject(a);
+        freeReplyObject(b);
+        redisReply *e = hcmd(c, "OBJECT ENCODING %s", keys[k]);
+        cr_assert_str_eq(e->str, encs[k]);
+        freeReplyObject(e);
+    }
+}
+
+Test(zset, rdb_files_with_redis_both_ways, .fini = fini)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/darter-zset-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    struct server other = {0};
+    /* darter writes, redis-server reads */
+    server_start(&srv, THREADS, "--dir", dir, "--save", "", NULL);
+    redisContext *d = hconnect(&srv);
+    fill_rdb_keys(d);
+    expect_status(hcmd(d, "SAVE"), "OK");
+    redis_start(&ref, "--dir", dir, "--dbfilename", "dump.rdb", NULL);
+    redisContext *r = hconnect(&ref);
+    check_rdb_keys(r, d);
+    /* redis-server writes, darter reads */
+    freeReplyObject(hcmd(r, "ZADD f:small 0.5 fromredis"));
+    freeReplyObject(hcmd(r, "ZADD f:big 0.5 fromredis"));
+    expect_status(hcmd(r, "SAVE"), "OK");
+    server_start(&other, THREADS, "--dir", dir, "--save", "", NULL);
+    redisContext *d2 = hconnect(&other);
+    check_rdb_keys(d2, r);
+    redisFree(d);
+    redisFree(r);
+    redisFree(d2);
+    server_stop_clean(&other);
+    server_stop_clean(&srv);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---------- blocking ---------- */
