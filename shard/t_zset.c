@@ -1352,10 +1352,18 @@ uint64_t zset_scan(const struct entry *e, uint64_t cursor, zset_visit_fn fn, voi
     const struct zsl *z = e->val.ptr;
     if (!z->cap)
         return 0;
+    /* One step visits the members whose home slot is the cursor's (they
+     * sit in the probe run from there to the next free slot): a member's
+     * home is its hash bits, as a chained table's bucket, so Redis's
+     * reverse-binary cursor keeps its guarantee across resizes and the
+     * backward shifts of deletions. */
     uint64_t mask = z->cap - 1;
-    const struct zsl_node *n = z->slots[cursor & mask];
-    if (n)
-        fn(arg, node_member(n), n->len, n->score);
+    uint32_t home = (uint32_t)(cursor & mask);
+    for (uint32_t i = home; z->slots[i]; i = (i + 1) & (uint32_t)mask) {
+        const struct zsl_node *n = z->slots[i];
+        if (((uint32_t)key_hash64(node_member(n), n->len) & (uint32_t)mask) == home)
+            fn(arg, node_member(n), n->len, n->score);
+    }
     cursor |= ~mask;
     cursor = rev_bits(cursor);
     cursor++;
