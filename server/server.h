@@ -26,6 +26,7 @@ struct worker;
 struct conn;
 struct cmd_ctx;
 struct mso;
+struct block_req;
 
 /* ---------- messages between workers ---------- */
 
@@ -117,6 +118,7 @@ struct cmd_ctx {
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
     bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
+    struct block_req *block;    /* blocking.h: NULL = may not block */
 };
 
 /* ---------- pending replies ---------- */
@@ -175,6 +177,7 @@ struct conn {
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
     void *pubsub;                   /* cmd_pubsub.c: subscriptions */
     void *cluster;                  /* cluster/: READONLY, ASKING flags */
+    void *blocked;                  /* blocking.c: parked on keys */
     struct conn *prev, *next;       /* worker's connection list */
     struct conn *next_flush;
 };
@@ -222,6 +225,7 @@ struct worker {
     void *pubsub;                /* cmd_pubsub.c: this thread's channel -> subscribers */
     void *watch;                 /* cmd_multi.c: this shard's watched keys */
     void *cluster;               /* cluster/: this thread's view of the cluster config */
+    void *blocking;              /* blocking.c: this shard's parked clients, ready keys */
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
@@ -321,6 +325,7 @@ struct mso {
     int64_t i64b;
     void *state;
     struct buf scratch;
+    struct block_req *block;    /* blocking.h: NULL = may not block */
 };
 
 /* commands.c */
