@@ -73,11 +73,22 @@ struct run {
     int client_resp;
     int lua_resp;      /* redis.setresp */
     uint64_t client_id;
-    bool ro;           /* EVAL_RO / EVALSHA_RO */
+    bool ro;           /* EVAL_RO / EVALSHA_RO, or a no-writes function */
+    const char *name;  /* sha1 or function name, for error texts */
+    int argc;          /* the invoking command (FUNCTION STATS, MONITOR) */
+    const struct arg *argv;
+    bool killed;       /* SCRIPT KILL / FUNCTION KILL stopped it */
 };
 
 static _Thread_local struct lstate *tl_ls;
 static _Thread_local struct run *tl_run;
+
+static void run_begin(struct run *run) { tl_run = run; }
+static void run_end(struct run *run)
+{
+    (void)run;
+    tl_run = NULL;
+}
 
 /* ---------- the cache ---------- */
 
@@ -204,6 +215,8 @@ static int l_status_reply(lua_State *L)
     lua_settable(L, -3);
     return 1;
 }
+
+void script_push_error(lua_State *L, const char *msg) { push_error(L, msg, strlen(msg)); }
 
 static int raise_msg(lua_State *L, const char *msg)
 {
@@ -359,7 +372,7 @@ static int l_g_newindex(lua_State *L)
                       n ? n : "?");
 }
 
-static int l_g_index(lua_State *L)
+int script_l_g_index(lua_State *L)
 {
     const char *n = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", n ? n : "?");
@@ -396,7 +409,7 @@ static void set_num(lua_State *L, const char *name, double v)
     lua_settable(L, -3);
 }
 
-static lua_State *lua_create(void)
+lua_State *script_lua_new(void)
 {
     lua_State *L = luaL_newstate();
     load_lib(L, "", luaopen_base);
@@ -465,7 +478,7 @@ static lua_State *lua_create(void)
     lua_newtable(L);
     lua_pushcfunction(L, l_g_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_g_index);
+    lua_pushcfunction(L, script_l_g_index);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0); /* setmetatable(_G, ...) fails: the protection stays */
     lua_setfield(L, -2, "__metatable");
@@ -478,7 +491,7 @@ static struct lstate *ls_get(void)
     if (!tl_ls)
         tl_ls = mi_zalloc(sizeof(*tl_ls));
     if (!tl_ls->L)
-        tl_ls->L = lua_create();
+        tl_ls->L = script_lua_new();
     return tl_ls;
 }
 
@@ -1165,13 +1178,18 @@ static int eval_getkeys(struct arg *argv, int argc, int *keys, int max)
     return k;
 }
 
-static void set_array_global(lua_State *L, const char *name, struct arg *a, int n)
+static void push_string_array(lua_State *L, const struct arg *a, int n)
 {
     lua_newtable(L);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, a[i].p, a[i].len);
         lua_rawseti(L, -2, i + 1);
     }
+}
+
+static void set_array_global(lua_State *L, const char *name, struct arg *a, int n)
+{
+    push_string_array(L, a, n);
     lua_pushstring(L, name);
     lua_insert(L, -2);
     lua_rawset(L, LUA_GLOBALSINDEX);
@@ -1261,21 +1279,43 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
         }
         lua_getfield(L, LUA_REGISTRYINDEX, fname);
     }
-    set_array_global(L, "KEYS", (struct arg *)argv + 3, (int)numkeys);
-    set_array_global(L, "ARGV", (struct arg *)argv + 3 + numkeys, argc - 3 - (int)numkeys);
-    struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id, .ro = ro};
-    tl_run = &run;
-    int err = lua_pcall(L, 0, 1, -2);
-    tl_run = NULL;
+    script_invoke(w, t, L, sha, false, ro, r);
+}
+
+/* Stack: [error handler, function]. Runs the function with KEYS/ARGV as
+ * globals (EVAL) or as its two arguments (FCALL), writes its reply or error
+ * into r and pops both. t->argv is "<cmd> <name> <numkeys> keys... args...",
+ * numkeys already checked. */
+void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *name, bool fn_args, bool ro,
+                   struct reply *r)
+{
+    long long numkeys = 0;
+    arg_to_ll(&t->argv[2], &numkeys);
+    struct arg *keys = (struct arg *)t->argv + 3, *args = keys + numkeys;
+    int nargs = t->argc - 3 - (int)numkeys;
+    if (fn_args) {
+        push_string_array(L, keys, (int)numkeys);
+        push_string_array(L, args, nargs);
+    } else {
+        set_array_global(L, "KEYS", keys, (int)numkeys);
+        set_array_global(L, "ARGV", args, nargs);
+    }
+    struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id,
+                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv};
+    run_begin(&run);
+    int err = lua_pcall(L, fn_args ? 2 : 0, 1, -2 - (fn_args ? 2 : 0));
+    run_end(&run);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
         lua_gc(L, LUA_GCSTEP, 50);
         gc_count = 0;
     }
     if (err) {
-        if (!lua_istable(L, -1)) {
+        if (run.killed) {
+            reply_error(r, "ERR Script killed by user with SCRIPT KILL...");
+        } else if (!lua_istable(L, -1)) {
             const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
-            reply_errorf(r, "ERR Error running script %s, %.100s", sha, msg);
+            reply_errorf(r, "ERR Error running script %s, %.100s", name, msg);
         } else {
             lua_getfield(L, -1, "err");
             lua_getfield(L, -2, "source");
@@ -1288,7 +1328,7 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
             FILE *f = open_memstream(&full, &flen);
             fprintf(f, "%s", msg ? msg : "");
             if (src && line)
-                fprintf(f, " script: %s, on %s:%s.", sha, src, line);
+                fprintf(f, " script: %s, on %s:%s.", name, src, line);
             fclose(f);
             for (size_t i = 0; i < flen; i++)
                 if (full[i] == '\r' || full[i] == '\n')
