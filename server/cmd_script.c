@@ -34,12 +34,14 @@
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/script.h"
+#include "server/function.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <lua-bitop.h>
 #include <lua-cjson.h>
+#include "server/lua_libs.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -365,17 +367,97 @@ static int l_loadstring(lua_State *L)
     return 1;
 }
 
-static int l_g_newindex(lua_State *L)
+/* "Attempt to modify a readonly table", located at the Lua code `level`
+ * frames up (as Redis's patched Lua reports it). */
+static int readonly_error(lua_State *L, int level)
 {
-    const char *n = lua_tostring(L, 2);
-    return luaL_error(L, "Attempt to modify a readonly table: Script attempted to create global variable '%s'",
-                      n ? n : "?");
+    luaL_where(L, level);
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    lua_concat(L, 2);
+    return lua_error(L);
 }
+
+/* __newindex of every protected table: level 1 is the assigning code. */
+int script_l_readonly(lua_State *L) { return readonly_error(L, 1); }
 
 int script_l_g_index(lua_State *L)
 {
     const char *n = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", n ? n : "?");
+}
+
+/* What getmetatable() returns for a protected table: an empty table that
+ * refuses writes (getmetatable(_G).__index = ... must fail). */
+static void push_metatable_guard(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, script_l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* Replace the table on top of the stack by a read-only proxy of it (Debian's
+ * Lua 5.1 lacks Redis's read-only table flag: reads go through __index,
+ * writes hit __newindex, and the metatable cannot be replaced). */
+void script_make_readonly(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, script_l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    push_metatable_guard(L);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+/* setmetatable on a protected table fails the way Redis's does. */
+static int l_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__metatable"))
+        return readonly_error(L, 1);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    return 1;
+}
+
+/* Basic types' metatables (the string library's) are not handed out. */
+static int l_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static void wrap_global(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_getglobal(L, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setglobal(L, name);
+}
+
+static void protect_global(lua_State *L, const char *name)
+{
+    lua_getglobal(L, name);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    script_make_readonly(L);
+    lua_setglobal(L, name);
 }
 
 static const char err_handler_src[] =
@@ -474,15 +556,31 @@ lua_State *script_lua_new(void)
     }
     lua_pushnil(L);
     lua_setglobal(L, "debug");
-    /* protect _G */
+    lua_pushcfunction(L, luaopen_cmsgpack);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cmsgpack");
+    lua_pushcfunction(L, luaopen_struct);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "struct");
+    wrap_global(L, "setmetatable", l_setmetatable);
+    wrap_global(L, "getmetatable", l_getmetatable);
+    static const char *const libs[] = {"redis", "cjson", "bit", "cmsgpack", "struct", "string", "math", "table", "coroutine", NULL};
+    for (int i = 0; libs[i]; i++)
+        protect_global(L, libs[i]);
+    /* The globals scripts see: an empty table (writes refused, so creating a
+     * global or replacing _G fails) reading through to the real ones, whose
+     * own missing names are an error. */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_newtable(L);
-    lua_pushcfunction(L, l_g_newindex);
-    lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, script_l_g_index);
     lua_setfield(L, -2, "__index");
-    lua_pushboolean(L, 0); /* setmetatable(_G, ...) fails: the protection stays */
+    lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, LUA_GLOBALSINDEX);
+    lua_setmetatable(L, -2);
+    script_make_readonly(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_GLOBALSINDEX, "_G");
+    lua_replace(L, LUA_GLOBALSINDEX);
     return L;
 }
 
@@ -519,6 +617,7 @@ static void ls_flush(void)
 /* The worker is stopping: close its Lua state and drop its script cache. */
 void script_thread_done(void)
 {
+    fn_thread_done();
     ls_flush();
     mi_free(tl_ls);
     tl_ls = NULL;

@@ -88,6 +88,8 @@ void fn_thread_done(void);
 void fn_write_rdb(const struct fn_set *s, struct buf *b);
 /* FUNCTION DUMP payload: the libraries + RDB version + CRC64. */
 void fn_dump_payload(const struct fn_set *s, struct buf *b);
+/* One RDB FUNCTION2 library into s (no load timeout). */
+bool fn_add_from_rdb(struct fn_set *s, const char *code, size_t len, bool replace, char *err, size_t errlen);
 /* Parse a FUNCTION DUMP payload into a new set (refs 1). NULL + err (Redis's
  * text, without "ERR ") on failure. */
 struct fn_set *fn_restore_payload(const char *p, size_t n, char *err, size_t errlen);

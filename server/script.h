@@ -31,6 +31,9 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
                    struct reply *r);
 /* Lua error handlers shared by both engines: _G guards. */
 int script_l_g_index(lua_State *L);
+int script_l_readonly(lua_State *L);
+/* Replace the table on top of the stack by a read-only proxy of it. */
+void script_make_readonly(lua_State *L);
 
 /* function.c: the function libraries (see function.h). */
 #endif
