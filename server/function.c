@@ -621,10 +621,8 @@ lua_State *fn_push_function(const char *name, size_t len)
 
 void fn_write_rdb(const struct fn_set *s, struct buf *b)
 {
-    for (int i = 0; i < s->nlibs; i++) {
-        buf_appendc(b, (char)RDB_OPCODE_FUNCTION2);
-        rdb_write_string(b, s->libs[i].code, s->libs[i].len);
-    }
+    for (int i = 0; i < s->nlibs; i++)
+        rdb_write_function(b, s->libs[i].code, s->libs[i].len);
 }
 
 void fn_dump_payload(const struct fn_set *s, struct buf *b)
