@@ -377,7 +377,7 @@ static void fcall_run(struct worker *w, struct mso *t, struct reply *r)
     }
     char fname[256];
     snprintf(fname, sizeof(fname), "%s", f->name);
-    lua_State *L = fn_push_function(name->p, name->len);
+    lua_State *L = fn_push_function(fname, strlen(fname));
     if (!L) {
         reply_error(r, "ERR Function not found");
         return;

@@ -126,7 +126,7 @@ const struct fn_func *fn_set_find_func(const struct fn_set *s, const char *name,
     for (int i = 0; i < s->nlibs; i++)
         for (int k = 0; k < s->libs[i].nfuncs; k++) {
             const struct fn_func *f = &s->libs[i].funcs[k];
-            if (strlen(f->name) == len && memcmp(f->name, name, len) == 0) {
+            if (strlen(f->name) == len && strncasecmp(f->name, name, len) == 0) { /* as Redis's dict */
                 if (lib_out)
                     *lib_out = i;
                 return f;
@@ -312,7 +312,7 @@ static int l_register_function(lua_State *L)
         return raise_err(L, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
     struct fn_lib *lib = ld->lib;
     for (int i = 0; i < lib->nfuncs; i++)
-        if (strlen(lib->funcs[i].name) == nlen && memcmp(lib->funcs[i].name, name, nlen) == 0)
+        if (strlen(lib->funcs[i].name) == nlen && strncasecmp(lib->funcs[i].name, name, nlen) == 0)
             return raise_err(L, "Function already exists in the library");
     /* callback (top) -> REG_FUNCS[name] */
     lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
@@ -359,12 +359,16 @@ static lua_State *fn_lua_new(void)
     lua_setfield(L, -2, "register_function");
     lua_getglobal(L, "redis");
     static const char *const copied[] = {"log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",
-                                         "REDIS_VERSION", "REDIS_VERSION_NUM", "setresp", NULL};
+                                         "REDIS_VERSION", "REDIS_VERSION_NUM", NULL};
     for (int i = 0; copied[i]; i++) {
         lua_getfield(L, -1, copied[i]);
         lua_setfield(L, -3, copied[i]);
     }
     lua_pop(L, 1);
+    lua_newtable(L); /* redis.call and the rest do not exist while loading */
+    lua_pushcfunction(L, l_missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     script_make_readonly(L);
     lua_setfield(L, -2, "redis");
     lua_newtable(L); /* reading anything else is an error */
@@ -461,10 +465,29 @@ static bool parse_metadata(const char *code, size_t len, char *name, size_t name
             p++;
         if (p >= end)
             break;
-        const char *w = p;
-        while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+        /* one word; quotes group and are removed, as sdssplitargs does */
+        char w[512];
+        size_t wl = 0;
+        char quote = 0;
+        while (p < end && (quote || (*p != ' ' && *p != '\t' && *p != '\r'))) {
+            if (!quote && (*p == '"' || *p == '\'')) {
+                quote = *p++;
+                continue;
+            }
+            if (quote && *p == quote) {
+                quote = 0;
+                p++;
+                continue;
+            }
+            if (wl < sizeof(w) - 1)
+                w[wl++] = *p;
             p++;
-        size_t wl = (size_t)(p - w);
+        }
+        w[wl] = 0;
+        if (quote) {
+            snprintf(err, errlen, "Invalid library metadata");
+            return false;
+        }
         if (wl >= 5 && strncasecmp(w, "name=", 5) == 0) {
             if (have_name) {
                 snprintf(err, errlen, "Invalid metadata value, name argument was given multiple times");
@@ -480,7 +503,7 @@ static bool parse_metadata(const char *code, size_t len, char *name, size_t name
             }
             continue;
         }
-        snprintf(err, errlen, "Invalid metadata value given: %.*s", (int)wl, w);
+        snprintf(err, errlen, "Invalid metadata value given: %s", w);
         return false;
     }
     if (!have_name) {
