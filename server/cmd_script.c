@@ -1,9 +1,12 @@
 /* server/cmd_script.c — family: EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT.
  *
  * One Lua 5.1 state per worker thread, created lazily on that thread, with
- * Redis's sandbox: libs base/table/string/math plus cjson and bit; no
- * os/io/loadfile/dofile/print/setfenv/getfenv/newproxy; _G protected
- * (creating a global or reading a missing one is an error). A script body is
+ * Redis's sandbox: libs base/table/string/math plus cjson, bit, cmsgpack and
+ * struct; no os/io/loadfile/dofile/print/setfenv/getfenv/newproxy. As in
+ * Redis 7.0 the globals and the library tables are read-only ("Attempt to
+ * modify a readonly table"): scripts see an empty proxy table as _G and
+ * read-only proxies of redis/cjson/bit/...; reading a missing global is an
+ * error. A script body is
  * compiled as a chunk named "@user_script" and kept in the thread's registry
  * as f_<sha1>; the thread's cache also keeps the body text.
  *
