@@ -113,6 +113,7 @@ struct cmd_ctx {
     int nkeys;
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
+    uint16_t track;         /* tracking.h: remember the keys read for this token (0: no) */
 };
 
 /* ---------- pending replies ---------- */
@@ -170,6 +171,7 @@ struct conn {
     bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
     void *pubsub;                   /* cmd_pubsub.c: subscriptions */
+    void *tracking;                 /* tracking.c: CLIENT TRACKING state */
     void *cluster;                  /* cluster/: READONLY, ASKING flags */
     struct conn *prev, *next;       /* worker's connection list */
     struct conn *next_flush;
@@ -217,6 +219,7 @@ struct worker {
     uint64_t rnd;
     void *pubsub;                /* cmd_pubsub.c: this thread's channel -> subscribers */
     void *watch;                 /* cmd_multi.c: this shard's watched keys */
+    void *tracking;              /* tracking.c: keys read by tracking clients, BCAST prefixes */
     void *cluster;               /* cluster/: this thread's view of the cluster config */
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
@@ -313,6 +316,7 @@ struct mso {
     int failed;
     bool scheduled;
     bool single;         /* all keys on one shard: no scheduling */
+    uint16_t track;      /* tracking.h: the client's read token */
     int64_t i64;         /* command state */
     int64_t i64b;
     void *state;
