@@ -34,6 +34,7 @@
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/script.h"
+#include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -74,6 +75,7 @@ struct run {
     int lua_resp;      /* redis.setresp */
     uint64_t client_id;
     bool ro;           /* EVAL_RO / EVALSHA_RO */
+    bool read_called;  /* tracking: the script ran a readonly command */
 };
 
 static _Thread_local struct lstate *tl_ls;
@@ -753,6 +755,7 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return "This Redis command is not allowed from script";
     if (run->ro && (cmd->flags & CMD_WRITE))
         return "Write commands are not allowed from read-only scripts.";
+    run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {
@@ -1267,6 +1270,8 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
     tl_run = &run;
     int err = lua_pcall(L, 0, 1, -2);
     tl_run = NULL;
+    if (run.read_called && t->track) /* tracking: as Redis, a script that reads remembers its declared keys */
+        tracking_remember_remote(w, t->track, t->client_id, argv + 3, (int)numkeys);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
         lua_gc(L, LUA_GCSTEP, 50);

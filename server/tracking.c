@@ -103,6 +103,7 @@ struct trk_worker {
     struct bclient *bc;
     int nbc;
     bool bc_dirty;
+    int bc_pending;
     /* shard: outgoing records per thread */
     struct buf *out;
     /* keyspace hook chained */
@@ -505,6 +506,7 @@ static void bcast_note(struct trk_worker *t, uint64_t modifier, const char *key,
             memcpy(k, key, len);
             bp->keys[bp->nkeys++] = (struct pendkey){k, len, modifier};
             t->bc_dirty = true;
+            t->bc_pending++;
         }
 }
 
@@ -601,6 +603,7 @@ static void bcast_flush(struct trk_worker *t)
     if (!t->bc_dirty)
         return;
     t->bc_dirty = false;
+    t->bc_pending = 0;
     for (int i = 0; i < t->nbc; i++)
         for (int j = 0; j < t->bc[i].npfx; j++)
             if (t->bc[i].pfx[j].nkeys)
@@ -705,7 +708,11 @@ void tracking_before_sleep(struct worker *w)
         return;
     if (t->count)
         enforce_limit(w, t);
-    bcast_flush(t);
+    /* a multi-shard operation holding this shard (EXEC, a script) runs over
+     * several loop iterations: its BCAST keys go out together once it ends,
+     * as Redis sends them once per event loop */
+    if (!w->txq.len || t->bc_pending > 10000)
+        bcast_flush(t);
     send_batches(w, t);
 }
 
@@ -1238,4 +1245,39 @@ void cmd_client_trackinginfo(struct cmd_ctx *ctx)
     reply_array(&ctx->r, on ? s->npfx : 0);
     for (int i = 0; on && i < s->npfx; i++)
         reply_bulk(&ctx->r, s->pfx[i].s, s->pfx[i].len);
+}
+
+/* ---------- scripts: remembering keys owned by other threads ---------- */
+
+struct remember_msg {
+    struct msg m;
+    uint16_t token;
+    uint64_t client_id;
+    size_t len;
+    char key[];
+};
+
+static void remember_arrive(struct worker *w, struct msg *m)
+{
+    struct remember_msg *rm = (struct remember_msg *)m;
+    tracking_remember_key(w, rm->token, rm->client_id, rm->key, rm->len);
+    mi_free(rm);
+}
+
+void tracking_remember_remote(struct worker *w, uint16_t token, uint64_t client_id, const struct arg *keys, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int owner = g_slot_owner[arg_slot(&keys[i])];
+        if (owner == w->id) {
+            tracking_remember_key(w, token, client_id, keys[i].p, keys[i].len);
+            continue;
+        }
+        struct remember_msg *rm = mi_malloc(sizeof(*rm) + keys[i].len);
+        rm->token = token;
+        rm->client_id = client_id;
+        rm->len = keys[i].len;
+        memcpy(rm->key, keys[i].p, keys[i].len);
+        rm->m.fn = remember_arrive;
+        worker_send(w, owner, &rm->m);
+    }
 }

@@ -38,6 +38,9 @@ void tracking_key_modified(struct worker *w, uint64_t client_id, const char *key
 void tracking_remember_keys(struct cmd_ctx *c, const int *keyidx, int nkeys);
 /* Remember one key for (client_id, token) on this shard. */
 void tracking_remember_key(struct worker *w, uint16_t token, uint64_t client_id, const char *key, size_t len);
+/* Scripts (on the coordinator, every shard held): remember keys wherever
+ * they live (by message to other owners, ahead of the operation's end). */
+void tracking_remember_remote(struct worker *w, uint16_t token, uint64_t client_id, const struct arg *keys, int n);
 /* FLUSHDB / FLUSHALL hop on every thread: forget this shard's table and send
  * the null invalidation to this thread's tracking connections. */
 void tracking_flush(struct worker *w);

@@ -114,6 +114,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         .nparts = 1,
         .parts = &part,
         .single = true,
+        .track = ctx->track, /* tracking */
     };
     buf_init(&part.out);
     run_mso_here(ctx, &t);
