@@ -905,10 +905,20 @@ static bool has_prefix(const struct trk_conn *s, const struct arg *a)
 
 static void add_prefix(struct trk_conn *s, const char *p, size_t n)
 {
+    /* kept in byte order, as Redis's radix tree lists them */
     s->pfx = mi_realloc(s->pfx, sizeof(*s->pfx) * (size_t)(s->npfx + 1));
-    s->pfx[s->npfx].s = mi_malloc(n ? n : 1);
-    memcpy(s->pfx[s->npfx].s, p, n);
-    s->pfx[s->npfx].len = n;
+    int at = 0;
+    while (at < s->npfx) {
+        size_t m = s->pfx[at].len < n ? s->pfx[at].len : n;
+        int c = memcmp(s->pfx[at].s, p, m);
+        if (c > 0 || (c == 0 && s->pfx[at].len > n))
+            break;
+        at++;
+    }
+    memmove(&s->pfx[at + 1], &s->pfx[at], sizeof(*s->pfx) * (size_t)(s->npfx - at));
+    s->pfx[at].s = mi_malloc(n ? n : 1);
+    memcpy(s->pfx[at].s, p, n);
+    s->pfx[at].len = n;
     s->npfx++;
 }
 
