@@ -38,6 +38,7 @@
 #include "server/persist.h"
 #include "server/script.h"
 #include "server/function.h"
+#include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -83,6 +84,7 @@ struct run {
     int argc;          /* the invoking command (FUNCTION STATS, MONITOR) */
     const struct arg *argv;
     bool killed;       /* SCRIPT KILL / FUNCTION KILL stopped it */
+    bool read_called;  /* tracking: the script ran a readonly command */
 };
 
 static _Thread_local struct lstate *tl_ls;
@@ -868,6 +870,7 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return "This Redis command is not allowed from script";
     if (run->ro && (cmd->flags & CMD_WRITE))
         return "Write commands are not allowed from read-only scripts.";
+    run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {
@@ -1407,6 +1410,8 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
     run_begin(&run);
     int err = lua_pcall(L, fn_args ? 2 : 0, 1, -2 - (fn_args ? 2 : 0));
     run_end(&run);
+    if (run.read_called && t->track) /* tracking: as Redis, a script that reads remembers its declared keys */
+        tracking_remember_remote(w, t->track, t->client_id, keys, (int)numkeys);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
         lua_gc(L, LUA_GCSTEP, 50);

@@ -119,6 +119,7 @@ struct cmd_ctx {
     unsigned slot_val;
     bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
     struct block_req *block;    /* blocking.h: NULL = may not block */
+    uint16_t track;         /* tracking.h: remember the keys read for this token (0: no) */
 };
 
 /* ---------- pending replies ---------- */
@@ -176,6 +177,7 @@ struct conn {
     bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
     void *pubsub;                   /* cmd_pubsub.c: subscriptions */
+    void *tracking;                 /* tracking.c: CLIENT TRACKING state */
     void *cluster;                  /* cluster/: READONLY, ASKING flags */
     void *blocked;                  /* blocking.c: parked on keys */
     struct conn *prev, *next;       /* worker's connection list */
@@ -224,6 +226,7 @@ struct worker {
     uint64_t rnd;
     void *pubsub;                /* cmd_pubsub.c: this thread's channel -> subscribers */
     void *watch;                 /* cmd_multi.c: this shard's watched keys */
+    void *tracking;              /* tracking.c: keys read by tracking clients, BCAST prefixes */
     void *cluster;               /* cluster/: this thread's view of the cluster config */
     void *blocking;              /* blocking.c: this shard's parked clients, ready keys */
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
@@ -321,6 +324,7 @@ struct mso {
     int failed;
     bool scheduled;
     bool single;         /* all keys on one shard: no scheduling */
+    uint16_t track;      /* tracking.h: the client's read token */
     int64_t i64;         /* command state */
     int64_t i64b;
     void *state;

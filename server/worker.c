@@ -9,6 +9,7 @@
 #include "server/script.h"
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: pubsub_worker_init */
+#include "server/tracking.h" /* tracking: hooks */
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -152,6 +153,7 @@ static bool worker_poll(void *arg)
 static void worker_before_sleep(void *arg)
 {
     struct worker *w = arg;
+    tracking_before_sleep(w); /* tracking: batched invalidations */
     conn_flush_all(w);
     flush_outboxes(w);
 }
@@ -238,6 +240,7 @@ static void *worker_main(void *arg)
     config_apply_type_limits(&w->cfg);
     persist_worker_init(w);
     pubsub_worker_init(w); /* pubsub: "expired" keyspace events */
+    tracking_worker_init(w); /* tracking: invalidate expired keys */
     char name[16];
     snprintf(name, sizeof(name), "darter-w%d", w->id);
     pthread_setname_np(pthread_self(), name);
