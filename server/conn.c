@@ -302,6 +302,14 @@ static void run_parsed(struct conn *c)
         mi_free(argv);
 }
 
+/* Bytes at the start of the query buffer already parsed and run. */
+static size_t query_used(const struct conn *c)
+{
+    if (c->parser.kind == '*' && c->parser.argc)
+        return c->parser.argv[0].off;
+    return c->parser.pos;
+}
+
 /* Parse and run what the query buffer holds, until it needs more bytes,
  * the connection pauses for a multi-shard operation, or it closes. */
 static void process_input(struct conn *c)
@@ -321,11 +329,14 @@ static void process_input(struct conn *c)
         }
         run_parsed(c);
     }
-    /* drop consumed bytes */
-    size_t used = c->parser.kind == '*' && c->parser.argc ? c->parser.argv[0].off : c->parser.pos;
-    if (c->parser.kind == '*' && !c->parser.argc)
-        used = c->parser.pos;
-    if (used) {
+    /* Drop consumed bytes, but only once they are at least as many as those
+     * left: a pipeline that pauses at every EXEC (or multi-shard command)
+     * must not move its whole unparsed tail each time (quadratic). */
+    size_t used = query_used(c);
+    if (used == c->query.len) {
+        c->query.len = 0;
+        resp_parser_shift(&c->parser, used);
+    } else if (used && used >= c->query.len - used) {
         buf_consume(&c->query, used);
         resp_parser_shift(&c->parser, used);
     }
@@ -335,7 +346,7 @@ static void process_input(struct conn *c)
 
 static void check_query_limit(struct conn *c)
 {
-    if (c->query.len > (size_t)c->w->cfg.client_query_buffer_limit) {
+    if (c->query.len - query_used(c) > (size_t)c->w->cfg.client_query_buffer_limit) {
         serverlog(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s qbuf=%zu",
                   (unsigned long long)c->id, c->addr, c->query.len);
         conn_close(c);
