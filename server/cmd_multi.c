@@ -81,8 +81,7 @@ static struct mstate *state_get(struct conn *c)
 
 static void qcmd_free(struct qcmd *q)
 {
-    mi_free(q->argv);
-    mi_free(q->keyidx);
+    mi_free(q->argv); /* one block with the bytes and the key indices */
 }
 
 static void queue_clear(struct mstate *st)
@@ -103,13 +102,17 @@ static void queue_add(struct mstate *st, const struct command *cmd, int argc, co
         st->q = mi_realloc(st->q, sizeof(struct qcmd) * (size_t)st->capq);
     }
     struct qcmd *q = &st->q[st->nq++];
-    size_t bytes = sizeof(struct arg) * (size_t)argc;
+    /* one block: argv array, key indices, then the bytes */
+    size_t head = sizeof(struct arg) * (size_t)argc + sizeof(int) * (size_t)(argc > 0 ? argc : 1);
+    head = (head + 7) & ~(size_t)7;
+    size_t bytes = head;
     for (int i = 0; i < argc; i++)
         bytes += argv[i].len + 1;
     q->cmd = cmd;
     q->argc = argc;
     q->argv = mi_malloc(bytes);
-    char *p = (char *)(q->argv + argc);
+    q->keyidx = (int *)(q->argv + argc);
+    char *p = (char *)q->argv + head;
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i].p, argv[i].len);
         p[argv[i].len] = 0;
@@ -117,7 +120,6 @@ static void queue_add(struct mstate *st, const struct command *cmd, int argc, co
         q->argv[i].len = argv[i].len;
         p += argv[i].len + 1;
     }
-    q->keyidx = mi_malloc(sizeof(int) * (size_t)(argc > 0 ? argc : 1));
     int n = command_keys(cmd, q->argv, argc, q->keyidx, argc);
     q->nkeys = n > 0 ? n : 0;
 }
@@ -675,9 +677,14 @@ struct xstate {
     struct xstep *steps;
     int nsteps;
     int cur;
+    int batch_end;   /* K_SHARD steps cur..batch_end-1 run in one hop */
     int subhop;
     int hopno;
     bool aborted;
+    bool eager;      /* nothing watched: hop 0 runs the first batch */
+    bool fixed;      /* one single-shard execution: db and protocol of every
+                        step fixed at EXEC (it may run off the connection's
+                        thread, or after later requests of the connection) */
     struct wkey *wk;
     int nw;
 };
@@ -834,23 +841,54 @@ static void finish_sub(struct xstate *x, struct xstep *s)
     sub_free(s);
 }
 
+/* Consecutive single-shard steps from x->cur form one hop: each shard runs
+ * its own of them in order; steps on different shards touch different keys,
+ * and the operation holds them all, so running them side by side is not
+ * observable. Their database and protocol are the connection's now (no
+ * connection step lies between them). */
+static void open_batch(struct xstate *x)
+{
+    int i = x->cur;
+    while (i < x->nsteps && x->steps[i].kind == K_SHARD) {
+        if (!x->fixed) {
+            x->steps[i].db = x->conn->db;
+            x->steps[i].resp = x->conn->resp;
+        }
+        i++;
+    }
+    x->batch_end = i;
+}
+
+static void run_batch(struct worker *w, struct xstate *x)
+{
+    for (int i = x->cur; i < x->batch_end; i++)
+        if (x->steps[i].owner == w->id)
+            run_step_here(w, &x->steps[i], x->conn_id, NULL);
+}
+
 /* On the coordinator: run connection-thread steps, stop at the next step
- * that needs the shards (returns its hop number) or the end (-1). */
+ * that needs the shards (returns its hop number) or the end (-1). A fixed
+ * transaction runs on its shard, off the connection's thread only when
+ * every step is a shard step. */
 static int advance(struct xstate *x)
 {
     while (x->cur < x->nsteps) {
         struct xstep *s = &x->steps[x->cur];
-        s->db = x->conn->db;
-        s->resp = x->conn->resp;
+        if (s->kind == K_SHARD) {
+            open_batch(x);
+            return ++x->hopno;
+        }
+        if (!x->fixed) {
+            s->db = x->conn->db;
+            s->resp = x->conn->resp;
+        }
         if (s->kind == K_INLINE) {
             run_step_here(x->conn->w, s, x->conn_id, x->conn);
             x->cur++;
             continue;
         }
-        if (s->kind == K_MSO) {
-            build_sub(x, s);
-            x->subhop = 0;
-        }
+        build_sub(x, s);
+        x->subhop = 0;
         return ++x->hopno;
     }
     return -1;
@@ -866,12 +904,13 @@ static void exec_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             if (x->wk[i].shard == w->id && wt_take(w, x->conn_id, x->wk[i].db, x->wk[i].key, x->wk[i].len))
                 dirty = true;
         t->parts[part].count = dirty;
+        if (x->eager)
+            run_batch(w, x);
         return;
     }
     struct xstep *s = &x->steps[x->cur];
     if (s->kind == K_SHARD) {
-        if (s->owner == w->id)
-            run_step_here(w, s, x->conn_id, NULL);
+        run_batch(w, x);
         return;
     }
     struct mso *sub = s->sub;
@@ -893,18 +932,20 @@ static int exec_next(struct mso *t, int hop)
                 x->aborted = true;
                 return -1;
             }
-        x->cur = 0;
+        x->cur = x->eager ? x->batch_end : 0;
         return advance(x);
     }
     struct xstep *s = &x->steps[x->cur];
-    if (s->kind == K_MSO) {
-        int nh = s->sub->ops->next(s->sub, x->subhop);
-        if (nh >= 0) {
-            x->subhop = nh;
-            return ++x->hopno;
-        }
-        finish_sub(x, s);
+    if (s->kind == K_SHARD) {
+        x->cur = x->batch_end;
+        return advance(x);
     }
+    int nh = s->sub->ops->next(s->sub, x->subhop);
+    if (nh >= 0) {
+        x->subhop = nh;
+        return ++x->hopno;
+    }
+    finish_sub(x, s);
     x->cur++;
     return advance(x);
 }
@@ -940,6 +981,52 @@ static void exec_init(void)
     exec_main_cmd = command_find("exec", 4);
     exec_global_cmd = *exec_main_cmd;
     exec_global_cmd.mso = &exec_global_ops;
+}
+
+/* The one shard that holds every watched key and every key of the queued
+ * commands, or -1. Off the connection's thread only when every step is a
+ * shard step (connection steps need the connection). */
+static int single_owner(struct xstate *x, int here)
+{
+    int owner = -1;
+    bool conn_steps = false;
+    for (int i = 0; i < x->nw; i++) {
+        if (owner >= 0 && x->wk[i].shard != owner)
+            return -1;
+        owner = x->wk[i].shard;
+    }
+    for (int i = 0; i < x->nsteps; i++) {
+        struct xstep *s = &x->steps[i];
+        if (s->kind == K_MSO)
+            return -1;
+        if (s->kind == K_INLINE) {
+            conn_steps = true;
+            continue;
+        }
+        if (owner >= 0 && s->owner != owner)
+            return -1;
+        owner = s->owner;
+        for (int k = 1; k < s->q.nkeys; k++)
+            if (g_slot_owner[arg_slot(&s->q.argv[s->q.keyidx[k]])] != owner)
+                return -1;
+    }
+    /* connection steps run on the connection: only here, and only at once
+     * (queued behind a lock, later requests of the connection would pass
+     * them) */
+    if (owner >= 0 && conn_steps && (owner != here || g_workers[here]->txq.len))
+        return -1;
+    return owner;
+}
+
+/* Nothing watched and a shard step first: hop 0 runs the first batch
+ * (saves a round of messages). */
+static void start_eager(struct xstate *x)
+{
+    if (x->nw || !x->nsteps || x->steps[0].kind != K_SHARD)
+        return;
+    x->eager = true;
+    x->cur = 0;
+    open_batch(x);
 }
 
 static void cmd_exec(struct cmd_ctx *c)
@@ -1038,7 +1125,22 @@ static void cmd_exec(struct cmd_ctx *c)
     }
     for (int i = 0; i < nkeys; i++)
         keyidx[i] = 2 + i;
-    exec_mso(conn, global ? &exec_global_cmd : c->cmd, argc, argv, keyidx, nkeys);
+    int owner = global ? -1 : single_owner(x, c->w->id);
+    if (owner >= 0) {
+        /* one shard holds everything: one single-shard execution there,
+         * behind the intent locks of queued multi-shard operations */
+        /* no SELECT / HELLO inside (else global): one db and protocol */
+        x->fixed = true;
+        for (int i = 0; i < x->nsteps; i++) {
+            x->steps[i].db = conn->db;
+            x->steps[i].resp = conn->resp;
+        }
+        start_eager(x);
+        exec_single(conn, c->cmd, argc, argv, owner, keyidx, nkeys, -1);
+    } else {
+        start_eager(x);
+        exec_mso(conn, global ? &exec_global_cmd : c->cmd, argc, argv, keyidx, nkeys);
+    }
     mi_free(argv);
     mi_free(keyidx);
 }
