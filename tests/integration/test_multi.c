@@ -4,8 +4,10 @@
  * whose keys live on different threads (writers run MULTI; INCR a; INCR b;
  * EXEC while readers MGET a b and must always see a == b, and readers that
  * run the reads as a transaction too), WATCH seeing writes from another
- * connection to a key on another thread, SELECT inside MULTI, and WATCH
- * state dropped by EXEC / DISCARD / UNWATCH / RESET. */
+ * connection to a key on another thread, SELECT inside MULTI, WATCH
+ * state dropped by EXEC / DISCARD / UNWATCH / RESET, and transactions whose
+ * keys all live on one thread (run as one execution there) mixed with
+ * multi-thread ones on the same keys. */
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -363,6 +365,188 @@ Test(multi, watch_cas_no_lost_updates)
     cr_assert_eq(atomic_load(&failures), 0, "%s", first_failure);
     expect_bulk(hcmd(c, "GET %s", ka), "900");
     expect_bulk(hcmd(c, "GET %s", kb), "900");
+    redisFree(c);
+    server_stop_clean(&srv);
+}
+
+/* ---------- transactions whose keys all live on one thread ---------- */
+
+static char ka2[64]; /* on thread 1, like ka */
+
+static void *mixed_writer(void *arg)
+{
+    bool cross = (long)arg != 0; /* also INCR kb (thread 2) between them */
+    redisContext *c = tconnect();
+    if (!c)
+        return NULL;
+    int steps = cross ? 3 : 2;
+    for (int i = 0; i < ROUNDS; i++) {
+        redisAppendCommand(c, "MULTI");
+        redisAppendCommand(c, "INCR %s", ka);
+        if (cross)
+            redisAppendCommand(c, "INCR %s", kb);
+        redisAppendCommand(c, "INCR %s", ka2);
+        redisAppendCommand(c, "EXEC");
+        for (int k = 0; k < steps + 2; k++) {
+            redisReply *r = NULL;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                tfail("mixed writer read failed", i, k);
+                redisFree(c);
+                return NULL;
+            }
+            if (k == steps + 1 &&
+                (r->type != REDIS_REPLY_ARRAY || (int)r->elements != steps ||
+                 r->element[0]->integer != r->element[steps - 1]->integer))
+                tfail("EXEC reply: INCR a != INCR a2", (long)r->type, cross);
+            freeReplyObject(r);
+        }
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static void *pair_reader(void *arg)
+{
+    bool as_tx = (long)arg != 0;
+    redisContext *c = tconnect();
+    if (!c)
+        return NULL;
+    for (int i = 0; i < READS && !atomic_load(&done); i++) {
+        redisReply *r = NULL;
+        if (as_tx) {
+            redisAppendCommand(c, "MULTI");
+            redisAppendCommand(c, "GET %s", ka);
+            redisAppendCommand(c, "GET %s", ka2);
+            redisAppendCommand(c, "EXEC");
+            for (int k = 0; k < 4; k++) {
+                if (k)
+                    freeReplyObject(r);
+                if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                    tfail("pair reader read failed", i, k);
+                    redisFree(c);
+                    return NULL;
+                }
+            }
+        } else {
+            r = redisCommand(c, "MGET %s %s", ka, ka2);
+            if (!r) {
+                tfail("pair reader read failed", i, 0);
+                break;
+            }
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            tfail("pair reader: bad reply", (long)r->type, as_tx);
+        } else {
+            long x = r->element[0]->type == REDIS_REPLY_STRING ? atol(r->element[0]->str) : 0;
+            long y = r->element[1]->type == REDIS_REPLY_STRING ? atol(r->element[1]->str) : 0;
+            if (x != y)
+                tfail(as_tx ? "EXEC GET a/a2 differ" : "MGET a/a2 differ", x, y);
+        }
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+/* Single-thread transactions (one execution on their thread) interleaved
+ * with transactions over the same keys plus a key on another thread (the
+ * multi-shard path, whose intent locks the single-thread ones respect):
+ * no reader ever sees half of either. */
+Test(multi, single_thread_and_cross_thread_transactions)
+{
+    char t[32];
+    key_on_thread(t, sizeof(t), "a", 1, 4, 0);
+    snprintf(ka2, sizeof(ka2), "{%s}:a2", t);
+    cr_assert_eq(key_thread(ka2, 4), key_thread(ka, 4));
+    redisContext *c = hconnect(&srv);
+    expect_int(hcmd(c, "DEL %s %s %s", ka, ka2, kb), 0);
+    atomic_store(&failures, 0);
+    atomic_store(&done, false);
+    pthread_t w[3], rd[2];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&w[i], NULL, mixed_writer, (void *)(long)(i == 2));
+    for (int i = 0; i < 2; i++)
+        pthread_create(&rd[i], NULL, pair_reader, (void *)(long)i);
+    for (int i = 0; i < 3; i++)
+        pthread_join(w[i], NULL);
+    atomic_store(&done, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(rd[i], NULL);
+    cr_assert_eq(atomic_load(&failures), 0, "%d failures, first: %s", atomic_load(&failures), first_failure);
+    char n[32];
+    snprintf(n, sizeof(n), "%d", 3 * ROUNDS);
+    expect_bulk(hcmd(c, "GET %s", ka), n);
+    expect_bulk(hcmd(c, "GET %s", ka2), n);
+    snprintf(n, sizeof(n), "%d", ROUNDS);
+    expect_bulk(hcmd(c, "GET %s", kb), n);
+    redisFree(c);
+    server_stop_clean(&srv);
+}
+
+/* A single-thread transaction with connection steps, WATCH on its thread,
+ * and a pipeline that follows EXEC and must see its writes. */
+Test(multi, single_thread_transaction_steps_and_watch)
+{
+    char t[32];
+    key_on_thread(t, sizeof(t), "a", 1, 4, 0);
+    snprintf(ka2, sizeof(ka2), "{%s}:a2", t);
+    redisContext *c = hconnect(&srv);
+    redisContext *o = hconnect(&srv);
+    expect_int(hcmd(c, "DEL %s %s", ka, ka2), 0);
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s x", ka), "QUEUED");
+    expect_status(hcmd(c, "PING"), "QUEUED");
+    expect_status(hcmd(c, "ECHO hi"), "QUEUED");
+    expect_status(hcmd(c, "GET %s", ka), "QUEUED");
+    redisReply *r = hcmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_str_eq(r->element[0]->str, "OK");
+    cr_assert_str_eq(r->element[1]->str, "PONG");
+    cr_assert_str_eq(r->element[2]->str, "hi");
+    cr_assert_str_eq(r->element[3]->str, "x");
+    freeReplyObject(r);
+
+    /* WATCH on the transaction's thread: a write from another connection
+     * aborts it, an untouched watch lets it run */
+    expect_status(hcmd(c, "WATCH %s", ka2), "OK");
+    expect_status(hcmd(o, "SET %s other", ka2), "OK");
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s mine", ka), "QUEUED");
+    r = hcmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    expect_bulk(hcmd(c, "GET %s", ka), "x");
+    expect_status(hcmd(c, "WATCH %s", ka2), "OK");
+    expect_status(hcmd(c, "MULTI"), "OK");
+    expect_status(hcmd(c, "SET %s mine", ka), "QUEUED");
+    r = hcmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    expect_bulk(hcmd(c, "GET %s", ka), "mine");
+
+    /* pipelined: each EXEC's writes are seen by what follows it */
+    expect_status(hcmd(c, "SET %s 0", ka2), "OK");
+    for (int i = 0; i < 200; i++) {
+        redisAppendCommand(c, "MULTI");
+        redisAppendCommand(c, "SET %s %d", ka, i);
+        redisAppendCommand(c, "INCR %s", ka2);
+        redisAppendCommand(c, "EXEC");
+        redisAppendCommand(c, "GET %s", ka);
+    }
+    for (int i = 0; i < 200; i++) {
+        for (int k = 0; k < 5; k++) {
+            cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+            if (k == 4) {
+                char want[16];
+                snprintf(want, sizeof(want), "%d", i);
+                cr_assert_eq(r->type, REDIS_REPLY_STRING);
+                cr_assert_str_eq(r->str, want);
+            }
+            freeReplyObject(r);
+        }
+    }
+    redisFree(o);
     redisFree(c);
     server_stop_clean(&srv);
 }
