@@ -410,7 +410,8 @@ static void fcall_reply(struct mso *t, struct reply *r)
         reply_raw(r, t->scratch.data, t->scratch.len);
 }
 
-static const struct mso_ops fcall_ops = {.hop = fcall_hop, .next = fcall_next, .reply = fcall_reply, .global = true};
+static const struct mso_ops fcall_ops = {.hop = fcall_hop, .next = fcall_next, .reply = fcall_reply, .global = true,
+                                         .barrier0 = true, .at_keys = true};
 
 #define F_CHANGE (CMD_NOSCRIPT | CMD_WRITE | CMD_GLOBAL)
 

@@ -13,8 +13,8 @@
  * Execution: every EVAL is one GLOBAL multi-shard operation (every shard
  * locked, in txid order). Hop 0 is a barrier on every shard; then the
  * operation's `next` runs the whole script on the coordinator (the
- * connection's thread) while every shard holds the operation at the head of
- * its queue. redis.call runs a command whose keys live on the coordinator
+ * connection's thread, or the owner of every declared key: at_keys) while
+ * every shard holds the operation at the head of its queue. redis.call runs a command whose keys live on the coordinator
  * right here (exec_command_here); a command whose keys live on another
  * thread is sent to its owner as a message that runs it without the lock
  * check (the operation already holds that shard), and the coordinator spins
@@ -1476,7 +1476,8 @@ static void eval_reply(struct mso *t, struct reply *r)
         reply_raw(r, t->scratch.data, t->scratch.len);
 }
 
-static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true};
+static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true,
+                                        .barrier0 = true, .at_keys = true};
 
 /* ---------- SCRIPT ---------- */
 

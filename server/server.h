@@ -69,6 +69,12 @@ struct mso_ops {
     void (*reply)(struct mso *t, struct reply *r);
     bool global;   /* every shard, lock everything */
     bool no_lock;  /* read-only sampling that needs no isolation (SCAN-like) */
+    bool barrier0; /* hop 0 does nothing but hold every shard: a shard that
+                      accepts the operation at the head of its queue runs
+                      hop 0 at once (one round of messages less) */
+    bool at_keys;  /* global: coordinated by the thread that owns all of the
+                      command's keys when one does (its `next` runs there,
+                      next to the data), not by the connection's thread */
 };
 
 typedef void (*cmd_handler)(struct cmd_ctx *c);
@@ -330,6 +336,9 @@ struct mso {
     void *state;
     struct buf scratch;
     struct block_req *block;    /* blocking.h: NULL = may not block */
+    int origin;          /* the connection's thread (at_keys may move the coordinator) */
+    struct msg home;     /* start on / return from a moved coordinator */
+    struct buf home_out; /* a moved coordinator's reply */
 };
 
 /* commands.c */

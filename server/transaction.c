@@ -16,6 +16,13 @@
  * order and no reader sees half of one. The connection pauses until the
  * operation finishes, which keeps its own requests in order.
  *
+ * Two shortcuts: an operation whose hop 0 is only a barrier (barrier0:
+ * scripts) runs it on a shard as soon as that shard accepts it at the head
+ * of its queue, saving a round of messages; and a global operation marked
+ * at_keys is coordinated by the thread that owns all its keys when one does
+ * (a script then runs next to its declared keys), the reply travelling back
+ * to the connection's thread at the end.
+ *
  * Owns: execution messages, scheduling, hops. Must not parse requests or
  * know any command's semantics (those are the mso_ops of each family). */
 #include "server/server.h"
@@ -306,6 +313,7 @@ struct mso_shard {
     bool hop_pending;   /* shard: run `hop` when at the head */
     bool finish;        /* shard: release when at the head after the hop */
     bool accepted;      /* schedule result */
+    bool ran0;          /* barrier0: accepted at the head, hop 0 already run */
     uint64_t fps_inline[FPS_INLINE];
 };
 
@@ -313,6 +321,7 @@ static void mso_schedule(struct worker *w, struct mso *t);
 static void mso_finish(struct worker *w, struct mso *t);
 static void mso_hop_msg(struct worker *w, struct msg *m);
 static void mso_unschedule_msg(struct worker *w, struct msg *m);
+static void mso_after_hop(struct worker *w, struct mso *t);
 
 static void mso_shard_free(struct mso_shard *ms)
 {
@@ -360,10 +369,18 @@ static void mso_scheduled_reply(struct worker *w, struct msg *m)
     if (!t->failed) {
         t->scheduled = true;
         t->hop = 0;
-        t->waiting = t->nparts;
         struct mso_shard **shards = t->shards;
+        t->waiting = 0;
+        for (int i = 0; i < t->nparts; i++)
+            t->waiting += !shards[i]->ran0;
+        if (!t->waiting) { /* every shard already holds it and ran hop 0 */
+            mso_after_hop(w, t);
+            return;
+        }
         for (int i = 0; i < t->nparts; i++) {
             struct mso_shard *s = shards[i];
+            if (s->ran0)
+                continue;
             s->hop = 0;
             s->m.fn = mso_hop_msg;
             worker_send(w, t->parts[i].shard, &s->m);
@@ -399,6 +416,12 @@ static void mso_schedule_msg(struct worker *w, struct msg *m)
 {
     struct mso_shard *ms = (struct mso_shard *)m;
     ms->accepted = txq_append(&w->txq, &ms->qi);
+    /* a barrier at the head holds this shard from now on: nothing can get
+     * ahead of it, and if another shard refuses, undoing hop 0 is nothing */
+    if (ms->accepted && ms->t->ops->barrier0 && txq_head(&w->txq) == &ms->qi) {
+        mso_run_part(w, ms->t, ms->part, 0);
+        ms->ran0 = true;
+    }
     ms->m.fn = mso_scheduled_reply;
     worker_send(w, ms->t->coordinator, &ms->m);
 }
@@ -464,6 +487,12 @@ static void mso_hop_done(struct worker *w, struct msg *m)
     struct mso *t = ms->t;
     if (--t->waiting)
         return;
+    mso_after_hop(w, t);
+}
+
+/* coordinator side: every shard ran the current hop */
+static void mso_after_hop(struct worker *w, struct mso *t)
+{
     int next = t->ops->next(t, t->hop);
     struct mso_shard **shards = t->shards;
     if (next < 0) {
@@ -516,12 +545,43 @@ static void mso_free(struct mso *t)
     mi_free(t);
 }
 
+/* On the connection's thread: a moved coordinator's operation is over. */
+static void mso_home_returned(struct worker *w, struct msg *m)
+{
+    (void)w;
+    struct mso *t = (struct mso *)((char *)m - offsetof(struct mso, home));
+    struct conn *c = t->conn;
+    struct buf tmp = t->pend->out;
+    t->pend->out = t->home_out;
+    t->home_out = tmp;
+    conn_pending_done(c, t->pend);
+    buf_free(&t->home_out);
+    mi_free(t->shards);
+    mi_free(t->parts);
+    mi_free(t->argmem);
+    mi_free(t);
+    conn_release(c);
+    if (!c->closing)
+        conn_resume(c);
+}
+
 static void mso_finish(struct worker *w, struct mso *t)
 {
     struct conn *c = t->conn;
     if (!c) { /* persist: an internal global op (exec_global_internal) */
         t->ops->reply(t, NULL);
         mso_free(t);
+        return;
+    }
+    if (t->coordinator != t->origin) { /* at_keys: the reply goes home */
+        buf_init(&t->home_out);
+        struct reply r = {&t->home_out, t->resp};
+        t->ops->reply(t, &r);
+        stats_after_command(w, t->cmd, r.b, 0, 0);
+        persist_after_command(w, t->cmd, r.b, 0); /* persist: dirty counter */
+        mso_free_state(t);
+        t->home.fn = mso_home_returned;
+        worker_send(w, t->origin, &t->home);
         return;
     }
     struct reply r = {&t->pend->out, t->resp};
@@ -576,6 +636,28 @@ static int mso_build_parts(struct mso *t, const int *keyidx, int nkeys, bool glo
     return nparts;
 }
 
+/* On the coordinator chosen by at_keys. */
+static void mso_home_start(struct worker *w, struct msg *m)
+{
+    struct mso *t = (struct mso *)((char *)m - offsetof(struct mso, home));
+    mso_schedule(w, t);
+}
+
+/* at_keys: the thread owning every key of the command, else `here`. */
+static int keys_home(const struct command *cmd, int argc, struct arg *argv, int here)
+{
+    int stack[16];
+    int *keys = argc <= 16 ? stack : mi_malloc(sizeof(int) * (size_t)argc);
+    int n = command_keys(cmd, argv, argc, keys, argc);
+    int home = n > 0 ? g_slot_owner[arg_slot(&argv[keys[0]])] : here;
+    for (int i = 1; i < n && home != here; i++)
+        if (g_slot_owner[arg_slot(&argv[keys[i]])] != home)
+            home = here;
+    if (keys != stack)
+        mi_free(keys);
+    return home;
+}
+
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys)
 {
@@ -594,6 +676,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->client_id = c->id;
     t->track = tracking_token(c); /* tracking: the client's read token */
     t->coordinator = w->id;
+    t->origin = w->id;
     t->argc = argc;
     t->argmem = mi_malloc(args_bytes(argc, argv));
     t->argv = args_copy(t->argmem, argc, argv);
@@ -604,6 +687,13 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->pend = conn_defer_reply(c);
     c->inflight++;
     c->paused = true;
+    if (global && t->ops->at_keys)
+        t->coordinator = keys_home(cmd, argc, t->argv, w->id);
+    if (t->coordinator != w->id) {
+        t->home.fn = mso_home_start;
+        worker_send(w, t->coordinator, &t->home);
+        return;
+    }
     mso_schedule(w, t);
 }
 

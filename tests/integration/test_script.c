@@ -4,7 +4,8 @@
  * conversions, Redis 7's error texts, the sandbox, redis.call on keys of
  * several threads (declared or not), and atomicity: scripts that INCR two
  * UNDECLARED keys on different threads, run concurrently from several
- * clients, while readers MGET both keys and must always see them equal. */
+ * clients, while readers MGET both keys and must always see them equal;
+ * the same with a declared key on another thread than the connection. */
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -281,5 +282,98 @@ Test(script, atomic_undeclared_keys_across_threads)
     expect_bulk(hcmd(c, "GET %s", ka), want);
     expect_bulk(hcmd(c, "GET %s", kb), want);
     expect_bulk(hcmd(c, "GET %s", kc), want);
+    redisFree(c);
+}
+
+/* Scripts whose declared key lives on one thread and whose undeclared keys
+ * live on others (the operation is coordinated where the declared key
+ * lives): still atomic, EVALSHA finds the body, and a pipelined GET after
+ * the script sees its write. */
+static char kd[64], ke[64], kf[64]; /* on threads 1, 2, 3 */
+static const char *declared_script;
+
+static void *declared_writer(void *arg)
+{
+    const char *sha = arg;
+    redisContext *c = hconnect(&srv);
+    for (int i = 0; i < ROUNDS; i++) {
+        if (i % 2)
+            redisAppendCommand(c, "EVALSHA %s 1 %s", sha, kd);
+        else
+            redisAppendCommand(c, "EVAL %s 1 %s", declared_script, kd);
+        redisAppendCommand(c, "GET %s", kd);
+        redisReply *r = NULL, *g = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || redisGetReply(c, (void **)&g) != REDIS_OK ||
+            r->type != REDIS_REPLY_INTEGER || g->type != REDIS_REPLY_STRING || atoll(g->str) < r->integer)
+            atomic_fetch_add(&bad_reads, 1000000);
+        if (r)
+            freeReplyObject(r);
+        if (g)
+            freeReplyObject(g);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static void *declared_reader(void *arg)
+{
+    (void)arg;
+    redisContext *c = hconnect(&srv);
+    while (!atomic_load(&stop_readers)) {
+        redisReply *r = hcmd(c, "MGET %s %s %s", kd, ke, kf);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+            atomic_fetch_add(&bad_reads, 1);
+        } else {
+            long long a = r->element[0]->str ? atoll(r->element[0]->str) : 0;
+            long long b = r->element[1]->str ? atoll(r->element[1]->str) : 0;
+            long long cc = r->element[2]->str ? atoll(r->element[2]->str) : 0;
+            if (a != b || b != cc)
+                atomic_fetch_add(&bad_reads, 1);
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+Test(script, atomic_declared_key_on_another_thread)
+{
+    char t[32];
+    key_on_thread(t, sizeof(t), "d", 1, 4, 0);
+    snprintf(kd, sizeof(kd), "{%s}:d", t);
+    key_on_thread(t, sizeof(t), "e", 2, 4, 0);
+    snprintf(ke, sizeof(ke), "{%s}:e", t);
+    key_on_thread(t, sizeof(t), "f", 3, 4, 0);
+    snprintf(kf, sizeof(kf), "{%s}:f", t);
+    static char s[512];
+    snprintf(s, sizeof(s), "local v = redis.call('incr', KEYS[1]); redis.call('incr','%s'); redis.call('incr','%s'); return v",
+             ke, kf);
+    declared_script = s;
+    redisContext *c = hconnect(&srv);
+    freeReplyObject(hcmd(c, "DEL %s %s %s", kd, ke, kf));
+    redisReply *r = hcmd(c, "SCRIPT LOAD %s", s);
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    char sha[41];
+    snprintf(sha, sizeof(sha), "%s", r->str);
+    freeReplyObject(r);
+    atomic_store(&stop_readers, 0);
+    atomic_store(&bad_reads, 0);
+    pthread_t w[WRITERS], rd[READERS];
+    for (int i = 0; i < READERS; i++)
+        pthread_create(&rd[i], NULL, declared_reader, NULL);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_create(&w[i], NULL, declared_writer, sha);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(w[i], NULL);
+    atomic_store(&stop_readers, 1);
+    for (int i = 0; i < READERS; i++)
+        pthread_join(rd[i], NULL);
+    cr_assert_eq(atomic_load(&bad_reads), 0, "bad replies or half-applied scripts: %d", atomic_load(&bad_reads));
+    char want[32];
+    snprintf(want, sizeof(want), "%d", WRITERS * ROUNDS);
+    expect_bulk(hcmd(c, "GET %s", kd), want);
+    expect_bulk(hcmd(c, "GET %s", ke), want);
+    expect_bulk(hcmd(c, "GET %s", kf), want);
     redisFree(c);
 }
