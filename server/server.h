@@ -337,6 +337,8 @@ struct mso {
     struct buf scratch;
     struct block_req *block;    /* blocking.h: NULL = may not block */
     int origin;          /* the connection's thread (at_keys may move the coordinator) */
+    int chain_local;     /* chained scheduling: the local part whose hop 0 waits
+                            for the remote part's, or -1 */
     struct msg home;     /* start on / return from a moved coordinator */
     struct buf home_out; /* a moved coordinator's reply */
 };

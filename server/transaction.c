@@ -322,6 +322,8 @@ static void mso_finish(struct worker *w, struct mso *t);
 static void mso_hop_msg(struct worker *w, struct msg *m);
 static void mso_unschedule_msg(struct worker *w, struct msg *m);
 static void mso_after_hop(struct worker *w, struct mso *t);
+static void mso_scheduled_reply(struct worker *w, struct msg *m);
+static void mso_run_hop(struct worker *w, struct mso_shard *ms);
 
 static void mso_shard_free(struct mso_shard *ms)
 {
@@ -487,6 +489,22 @@ static void mso_hop_done(struct worker *w, struct msg *m)
     struct mso *t = ms->t;
     if (--t->waiting)
         return;
+    if (t->chain_local >= 0) {
+        /* chained: the remote part accepted (and ran hop 0), so the
+         * operation is scheduled everywhere; now hop 0 of the local part */
+        struct mso_shard *l = ((struct mso_shard **)t->shards)[t->chain_local];
+        t->chain_local = -1;
+        t->scheduled = true;
+        l->hop = 0;
+        if (txq_head(&w->txq) != &l->qi) {
+            t->waiting = 1;
+            l->m.fn = mso_hop_msg;
+            worker_send(w, w->id, &l->m);
+            return;
+        }
+        mso_run_part(w, t, l->part, 0);
+    }
+    t->scheduled = true;
     mso_after_hop(w, t);
 }
 
@@ -513,26 +531,92 @@ static void mso_after_hop(struct worker *w, struct mso *t)
     }
 }
 
+static struct mso_shard *mso_shard_new(struct mso *t, int part)
+{
+    struct mso_part *p = &t->parts[part];
+    struct mso_shard *ms = mi_zalloc(sizeof(*ms));
+    ms->t = t;
+    ms->part = part;
+    ms->qi.txid = t->txid;
+    ms->qi.global = t->ops->global;
+    ms->qi.nfps = p->nkeys;
+    ms->qi.fps = p->nkeys <= FPS_INLINE ? ms->fps_inline : mi_malloc(sizeof(uint64_t) * (size_t)p->nkeys);
+    key_fps(t->db, t->argv, p->keyidx, p->nkeys, ms->qi.fps);
+    return ms;
+}
+
+/* shard side, chained scheduling: this is the last part to accept, so once
+ * it does the operation is scheduled everywhere and hop 0 may run here
+ * (when at the head). A refusal goes back as a schedule reply. */
+static void mso_schedule_hop0_msg(struct worker *w, struct msg *m)
+{
+    struct mso_shard *ms = (struct mso_shard *)m;
+    ms->accepted = txq_append(&w->txq, &ms->qi);
+    if (!ms->accepted) {
+        ms->m.fn = mso_scheduled_reply;
+        worker_send(w, ms->t->coordinator, &ms->m);
+        return;
+    }
+    ms->hop = 0;
+    if (txq_head(&w->txq) == &ms->qi)
+        mso_run_hop(w, ms);
+    else
+        ms->hop_pending = true;
+}
+
+/* Chained scheduling, when at most one part is on another thread: the
+ * local part is appended right here, then the remote part is asked to
+ * accept and run hop 0 in one message (one round instead of two). */
+static bool mso_schedule_chained(struct worker *w, struct mso *t)
+{
+    int local = -1, remote = -1;
+    for (int i = 0; i < t->nparts; i++) {
+        if (t->parts[i].shard == w->id)
+            local = i;
+        else if (remote < 0)
+            remote = i;
+        else
+            return false;
+    }
+    if (remote < 0)
+        return false;
+    struct mso_shard **shards = t->shards;
+    for (;;) {
+        t->txid = atomic_fetch_add(&g_next_txid, 1);
+        if (local < 0)
+            break;
+        shards[local] = mso_shard_new(t, local);
+        if (txq_append(&w->txq, &shards[local]->qi)) {
+            shards[local]->accepted = true;
+            break;
+        }
+        mso_shard_free(shards[local]);
+        shards[local] = NULL;
+        w->stats.tx_retries++;
+    }
+    t->failed = 0;
+    t->waiting = 1;
+    t->chain_local = local;
+    shards[remote] = mso_shard_new(t, remote);
+    shards[remote]->m.fn = mso_schedule_hop0_msg;
+    worker_send(w, t->parts[remote].shard, &shards[remote]->m);
+    return true;
+}
+
 static void mso_schedule(struct worker *w, struct mso *t)
 {
+    t->chain_local = -1;
+    if (mso_schedule_chained(w, t))
+        return;
     t->txid = atomic_fetch_add(&g_next_txid, 1);
     t->failed = 0;
     t->waiting = t->nparts;
     struct mso_shard **shards = t->shards;
-    bool global = t->ops->global;
     for (int i = 0; i < t->nparts; i++) {
-        struct mso_part *p = &t->parts[i];
-        struct mso_shard *ms = mi_zalloc(sizeof(*ms));
-        ms->t = t;
-        ms->part = i;
-        ms->qi.txid = t->txid;
-        ms->qi.global = global;
-        ms->qi.nfps = p->nkeys;
-        ms->qi.fps = p->nkeys <= FPS_INLINE ? ms->fps_inline : mi_malloc(sizeof(uint64_t) * (size_t)p->nkeys);
-        key_fps(t->db, t->argv, p->keyidx, p->nkeys, ms->qi.fps);
+        struct mso_shard *ms = mso_shard_new(t, i);
         ms->m.fn = mso_schedule_msg;
         shards[i] = ms;
-        worker_send(w, p->shard, &ms->m);
+        worker_send(w, t->parts[i].shard, &ms->m);
     }
 }
 
