@@ -7,10 +7,10 @@
  *
  * Multi-shard (mso): a command whose keys span threads, or that needs every
  * shard, takes a transaction id from the global counter and is scheduled on
- * every shard involved. A shard accepts it only at the tail of its queue
- * (its id must exceed every id it already took), taking intent locks on its
- * keys; if any shard refuses, the operation is withdrawn everywhere and
- * rescheduled with a new id. Once scheduled everywhere, the coordinator (the
+ * every shard involved. A shard accepts it in id order, taking intent locks
+ * on its keys: at the tail, or before higher ids that have not started
+ * there (txqueue.h); if any shard refuses, the operation is withdrawn
+ * everywhere and rescheduled with a new id. Once scheduled everywhere, the coordinator (the
  * connection's thread) runs hops: each shard runs a hop when the operation is
  * at the head of its queue. So every shard runs multi-shard operations in id
  * order and no reader sees half of one. The connection pauses until the
@@ -421,6 +421,7 @@ static void mso_schedule_msg(struct worker *w, struct msg *m)
     /* a barrier at the head holds this shard from now on: nothing can get
      * ahead of it, and if another shard refuses, undoing hop 0 is nothing */
     if (ms->accepted && ms->t->ops->barrier0 && txq_head(&w->txq) == &ms->qi) {
+        ms->qi.started = true;
         mso_run_part(w, ms->t, ms->part, 0);
         ms->ran0 = true;
     }
@@ -457,6 +458,7 @@ void mso_run_part(struct worker *w, struct mso *t, int part, int hop)
 static void mso_run_hop(struct worker *w, struct mso_shard *ms)
 {
     struct mso *t = ms->t;
+    ms->qi.started = true;
     mso_run_part(w, t, ms->part, ms->hop);
     ms->m.fn = mso_hop_done;
     worker_send(w, t->coordinator, &ms->m);
@@ -502,6 +504,7 @@ static void mso_hop_done(struct worker *w, struct msg *m)
             worker_send(w, w->id, &l->m);
             return;
         }
+        l->qi.started = true;
         mso_run_part(w, t, l->part, 0);
     }
     t->scheduled = true;

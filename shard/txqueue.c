@@ -89,24 +89,52 @@ bool txq_conflicts(const struct txq *q, const uint64_t *fps, int n, bool global)
     return false;
 }
 
+/* The link to set to `it` so that the queue stays in txid order, or NULL
+ * when an item it would pass has started or is a single-shard item, or when
+ * the higher ids are gone (they ran here before it). */
+static struct txq_item **sorted_link(struct txq *q, const struct txq_item *it)
+{
+    struct txq_item **link = &q->head;
+    while (*link && ((*link)->txid == 0 || (*link)->txid < it->txid))
+        link = &(*link)->next;
+    if (!*link)
+        return NULL;
+    for (struct txq_item *p = *link; p; p = p->next)
+        if (p->txid == 0 || p->started)
+            return NULL;
+    return link;
+}
+
+static void take_locks(struct txq *q, struct txq_item *it)
+{
+    q->len++;
+    if (it->global)
+        q->global_locks++;
+    for (int i = 0; i < it->nfps; i++)
+        lock_fp(q, it->fps[i]);
+}
+
 bool txq_append(struct txq *q, struct txq_item *it)
 {
-    if (it->txid) {
-        if (it->txid < q->high_txid)
+    it->started = false;
+    if (it->txid && it->txid < q->high_txid) {
+        struct txq_item **link = sorted_link(q, it);
+        if (!link)
             return false;
-        q->high_txid = it->txid;
+        it->next = *link; /* not the tail: a higher id follows */
+        *link = it;
+        take_locks(q, it);
+        return true;
     }
+    if (it->txid)
+        q->high_txid = it->txid;
     it->next = NULL;
     if (q->tail)
         q->tail->next = it;
     else
         q->head = it;
     q->tail = it;
-    q->len++;
-    if (it->global)
-        q->global_locks++;
-    for (int i = 0; i < it->nfps; i++)
-        lock_fp(q, it->fps[i]);
+    take_locks(q, it);
     return true;
 }
 

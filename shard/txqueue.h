@@ -18,6 +18,7 @@ struct txq_item {
     int nfps;
     bool global;         /* locks the whole shard */
     bool ready;          /* has work to run when at the head */
+    bool started;        /* ran work on this shard: nothing may go before it */
 };
 
 struct txq {
@@ -36,9 +37,11 @@ void txq_destroy(struct txq *q);
 uint64_t txq_fingerprint(int db, const char *key, size_t len);
 /* Would an operation on these keys have to wait? */
 bool txq_conflicts(const struct txq *q, const uint64_t *fps, int n, bool global);
-/* Append an item (taking its locks). Returns false when a multi-shard item
- * arrives with a txid lower than one already appended: the caller retries
- * with a new id. */
+/* Append an item (taking its locks). A multi-shard item whose txid is lower
+ * than one already appended goes before the higher ones when none of them
+ * has started and no single-shard item (txid 0) follows them, so the queue
+ * stays in txid order; otherwise it is refused (returns false) and the
+ * caller retries with a new id. */
 bool txq_append(struct txq *q, struct txq_item *it);
 /* Remove an item (releasing its locks). */
 void txq_remove(struct txq *q, struct txq_item *it);
