@@ -122,6 +122,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     };
     buf_init(&part.out);
     run_mso_here(ctx, &t);
+    t.block = NULL; /* blocking: borrowed from the caller */
     mso_free_state(&t);
     stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
