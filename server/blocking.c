@@ -154,6 +154,7 @@ struct bkey {
     uint64_t hash;
     int db;
     bool ready;
+    bool serving;  /* its waiters are being served: do not free it */
     struct blink *head, *tail;
     size_t len;
     char key[];
@@ -235,7 +236,7 @@ static struct bkey *bkey_get(struct bshard *s, int db, const char *p, size_t len
 /* A key nobody waits on any more (and not in the ready list) goes away. */
 static void bkey_maybe_free(struct bshard *s, struct bkey *k)
 {
-    if (k->head || k->ready)
+    if (k->head || k->ready || k->serving)
         return;
     struct bkey **link = &s->buckets[k->hash & (s->nbuckets - 1)];
     while (*link != k)
@@ -375,6 +376,17 @@ void blocking_signal_key(struct worker *w, int db, const char *key, size_t len)
     tl_ready = true;
 }
 
+void blocking_signal_db(struct worker *w, int db)
+{
+    struct bshard *s = w->blocking;
+    if (!s || !s->nkeys)
+        return;
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (struct bkey *k = s->buckets[i]; k; k = k->hnext)
+            if (k->db == db)
+                blocking_signal_key(w, db, k->key, k->len);
+}
+
 /* ---------- messages ---------- */
 
 struct bmsg {
@@ -479,8 +491,12 @@ void blocking_serve_ready(struct worker *w)
         if (!s->ready_head)
             s->ready_tail = NULL;
         k->ready = false;
+        k->serving = true;
         bool done = k->head ? serve_key(w, s, k) : true;
+        k->serving = false;
         if (!done) {
+            if (k->ready) /* signalled again while served: already queued */
+                continue;
             k->ready = true;
             k->rnext = NULL;
             if (held_tail)

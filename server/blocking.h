@@ -93,6 +93,8 @@ void blocking_mso_rewrite_arg(struct mso *t, int idx, const char *p, size_t len)
  * current command. db_signal_modified calls this; call it directly only for
  * writes that do not go through db_signal_modified. */
 void blocking_signal_key(struct worker *w, int db, const char *key, size_t len);
+/* Every key of db changed at once (SWAPDB). */
+void blocking_signal_db(struct worker *w, int db);
 
 /* ---------- framework hooks (transaction.c, conn.c, worker.c, ...) ---------- */
 
