@@ -35,7 +35,9 @@
  *      error to the served client (BLMOVE's wrong-typed destination).
  *      Clients whose keys span shards are only notified: their own thread
  *      withdraws them from every shard and runs the command again as a normal
- *      atomic operation (in BLOCK_MAY mode), which may block again.
+ *      atomic operation (in BLOCK_MAY mode), which may block again (at the
+ *      tail: FIFO order is exact only among clients whose keys all live on
+ *      one shard; notified clients race for the element).
  *   5. Timeout (0 = forever; checked every server tick), CLIENT UNBLOCK
  *      (TIMEOUT: the timeout reply, ERROR: "-UNBLOCKED client unblocked via
  *      CLIENT UNBLOCK") and disconnect withdraw the client from its shards;
