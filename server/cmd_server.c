@@ -5,6 +5,7 @@
  * connection's thread. Replies and errors as Redis 7.0.
  * Owns: server-level command semantics (INFO's text is info.c's). */
 #include "server/info.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/multi.h" /* multi: hooks */
@@ -114,6 +115,8 @@ static void swapdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         return;
     multi_touch_swap(c->w, a, b); /* multi: touch watched keys */
     ks_swap_db(c->ks, a, b);
+    blocking_signal_db(c->w, a); /* blocking: clients parked in either db may be served now */
+    blocking_signal_db(c->w, b);
 }
 
 static void swapdb_reply(struct mso *t, struct reply *r)

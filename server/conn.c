@@ -5,6 +5,7 @@
  * Owns: struct conn and its lifetime. Must not touch keyspace data: commands
  * reach the shards through dispatch.c. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
@@ -381,6 +382,10 @@ static void conn_on_eof(struct io_sock *s, int err)
         conn_close(c);
         return;
     }
+    if (blocking_conn_is_blocked(c)) { /* blocking: a blocked client that hangs up is gone (as Redis) */
+        conn_close(c);
+        return;
+    }
     c->flags |= CONN_PEER_EOF;
     conn_queue_flush(c);
 }
@@ -392,6 +397,7 @@ void conn_close(struct conn *c)
     c->closing = true;
     pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
     tracking_conn_closed(c); /* tracking: drop its state and BCAST prefixes */
+    blocking_conn_closed(c); /* blocking: withdraw from the keys it waits on */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
@@ -474,6 +480,8 @@ void conn_describe(struct conn *c, struct buf *out)
     char flags[16], *fp = flags;
     if (pubsub_conn_counts(c, &sub, &psub, &ssub))
         *fp++ = 'P';
+    if (blocking_conn_is_blocked(c)) /* blocking */
+        *fp++ = 'b';
     int64_t redir = tracking_conn_flags(c, &fp); /* tracking: t R B flags, redir= */
     if (fp == flags)
         *fp++ = 'N';

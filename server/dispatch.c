@@ -4,6 +4,7 @@
  * multi-shard execution. Errors are Redis's, word for word.
  * Owns: the checks done before any routing. Must not touch keyspace data. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "cluster/slot.h"
 #include "cluster/cluster.h" /* cluster: redirection hook */
 #include "server/clock.h"
@@ -134,6 +135,7 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     dispatch_one(c, argc, argv);
     tracking_after_dispatch(c, &argv[0]); /* tracking: CACHING lasts one command / one MULTI */
     c->silence_current = false;
+    blocking_serve_ready(c->w); /* blocking: serve keys an inline command made ready */
 }
 
 static void dispatch_one(struct conn *c, int argc, struct arg *argv)

@@ -10,6 +10,7 @@
  * replication id, uname, executable path).
  * Must not read another thread's data outside a hop on that thread. */
 #include "server/info.h"
+#include "server/blocking.h" /* blocking: blocked_clients */
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: INFO stats */
 #include "server/tracking.h" /* tracking: INFO clients / stats */
@@ -237,6 +238,7 @@ struct snap {
     int64_t used, peak;
     size_t clients_mem, max_qbuf, max_obuf;
     uint32_t nconns;
+    uint64_t nblocked; /* blocking */
     unsigned nslots;
     struct worker_stats st;
     struct ks_stats ks;
@@ -278,6 +280,7 @@ static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             s->max_obuf = ob;
     }
     s->nconns = w->nconns;
+    s->nblocked = blocking_count(w); /* blocking */
     s->nslots = w->nowned;
     s->st = w->stats;
     s->ks = c->ks->stats;
@@ -361,6 +364,7 @@ struct totals {
     int64_t used, peak;
     size_t clients_mem, max_qbuf, max_obuf;
     uint64_t nconns;
+    uint64_t nblocked; /* blocking */
     struct worker_stats st;
     struct ks_stats ks;
     uint64_t total_error_replies;
@@ -389,6 +393,7 @@ static void sum_parts(struct mso *t, struct totals *tot)
         if (s->max_obuf > tot->max_obuf)
             tot->max_obuf = s->max_obuf;
         tot->nconns += s->nconns;
+        tot->nblocked += s->nblocked; /* blocking */
         tot->st.total_commands += s->st.total_commands;
         tot->st.total_connections += s->st.total_connections;
         tot->st.rejected_connections += s->st.rejected_connections;
@@ -495,11 +500,11 @@ static void add_clients(struct buf *b, const struct config *cfg, const struct to
          "maxclients:%lld\r\n"
          "client_recent_max_input_buffer:%zu\r\n"
          "client_recent_max_output_buffer:%zu\r\n"
-         "blocked_clients:0\r\n"
+         "blocked_clients:%llu\r\n"
          "tracking_clients:%llu\r\n"
          "clients_in_timeout_table:0\r\n",
          (unsigned long long)tot->nconns, cfg->maxclients, tot->max_qbuf, tot->max_obuf,
-         (unsigned long long)tot->trk.clients);
+         (unsigned long long)tot->nblocked, (unsigned long long)tot->trk.clients);
 }
 
 static void add_memory(struct buf *b, const struct config *cfg, const struct totals *tot)

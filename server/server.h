@@ -284,6 +284,10 @@ void shard_process_queue(struct worker *w);
 /* scripts (cmd_script.c): a whole command on this thread now, into `out` */
 void exec_command_here(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
                        int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out);
+/* blocking.c: a parked client's command again, with its blocking request */
+void exec_command_blocked(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
+                          int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out,
+                          struct block_req *req);
 /* Run hop `hop` of part `part` of t here, on that part's shard thread (the
  * caller holds the operation's place at the head of this shard's queue). */
 void mso_run_part(struct worker *w, struct mso *t, int part, int hop);

@@ -23,6 +23,7 @@
 #include "server/persist.h"
 #include "server/clock.h"
 #include "server/tracking.h" /* tracking: remember keys read */
+#include "server/blocking.h" /* blocking: parked clients */
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -85,6 +86,11 @@ static void mso_free_state(struct mso *t)
     }
     buf_free(&t->scratch);
     mi_free(t->state);
+    if (t->block) { /* blocking */
+        block_req_free(t->block);
+        mi_free(t->block);
+        t->block = NULL;
+    }
 }
 
 /* Run a command on this shard now: the handler, or every hop of its mso. */
@@ -115,9 +121,11 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         .parts = &part,
         .single = true,
         .track = ctx->track, /* tracking */
+        .block = ctx->block, /* blocking: the caller's mode */
     };
     buf_init(&part.out);
     run_mso_here(ctx, &t);
+    t.block = NULL; /* blocking: borrowed from the caller */
     tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
     mso_free_state(&t);
     stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
@@ -132,6 +140,19 @@ void exec_command_here(struct worker *w, const struct command *cmd, int db, int 
     struct cmd_ctx ctx = {
         .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
         .now_ms = w->now_ms, .client_id = client_id, .in_script = true,
+    };
+    ctx.r.b = out;
+    ctx.r.resp = resp;
+    run_command(&ctx, keyidx, nkeys);
+}
+
+/* blocking.c: run a parked client's command again here with its request */
+void exec_command_blocked(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
+                          int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out, struct block_req *req)
+{
+    struct cmd_ctx ctx = {
+        .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
+        .now_ms = w->now_ms, .client_id = client_id, .block = req,
     };
     ctx.r.b = out;
     ctx.r.resp = resp;
@@ -157,6 +178,9 @@ struct exec_op {
     int *keyidx;
     uint64_t *fps;
     struct buf out;
+    struct block_req block; /* blocking: CMD_BLOCKING commands */
+    uint64_t wid;
+    int shard;
 };
 
 static struct exec_op *exec_op_new(struct conn *c, const struct command *cmd, int argc, const struct arg *argv,
@@ -191,12 +215,21 @@ static void exec_op_returned(struct worker *w, struct msg *m)
     (void)w;
     struct exec_op *op = (struct exec_op *)m;
     struct conn *c = op->conn;
-    struct buf tmp = op->pend->out;
-    op->pend->out = op->out;
-    op->out = tmp;
-    conn_pending_done(c, op->pend);
+    bool blocking = op->cmd->flags & CMD_BLOCKING;
+    if (blocking && op->block.would_block) { /* blocking: parked on op->shard */
+        blocking_conn_parked(c, op->pend, op->wid, op->shard, &op->block);
+    } else {
+        struct buf tmp = op->pend->out;
+        op->pend->out = op->out;
+        op->out = tmp;
+        conn_pending_done(c, op->pend);
+    }
+    bool resume = blocking && !op->block.would_block && !c->closing;
+    block_req_free(&op->block);
     buf_free(&op->out);
     mi_free(op);
+    if (resume)
+        conn_resume(c);
     conn_release(c);
 }
 
@@ -215,9 +248,18 @@ static void exec_op_run(struct worker *w, struct exec_op *op)
     };
     ctx.r.b = &op->out;
     ctx.r.resp = op->resp;
+    if (op->cmd->flags & CMD_BLOCKING) { /* blocking: may park */
+        op->block.mode = BLOCK_MAY;
+        ctx.block = &op->block;
+    }
     run_command(&ctx, op->keyidx, op->nkeys);
+    op->shard = w->id;
+    if (op->block.would_block)
+        op->wid = blocking_park_here(w, op->conn, op->origin, op->cmd, op->db, op->resp, op->client_id, op->argc,
+                                     op->argv, op->keyidx, op->nkeys, &op->block);
     op->m.fn = exec_op_returned;
     worker_send(w, op->origin, &op->m);
+    blocking_serve_ready(w); /* blocking: serve keys this command made ready */
 }
 
 /* On the owner shard: run now, or queue behind an intent lock. */
@@ -245,7 +287,8 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 {
     struct worker *w = c->w;
     bool global = cmd->mso && cmd->mso->global;
-    if (owner == w->id) {
+    bool blocking = cmd->flags & CMD_BLOCKING; /* blocking: always deferred, pauses the connection */
+    if (owner == w->id && !blocking) {
         bool conflict = false;
         if (w->txq.len) {
             uint64_t fstack[16] = {0};
@@ -277,12 +320,15 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
             }
             run_command(&ctx, (int *)keyidx, nkeys);
             conn_end_reply(c, pend);
+            blocking_serve_ready(w); /* blocking: serve keys this command made ready */
             return;
         }
     }
     struct exec_op *op = exec_op_new(c, cmd, argc, argv, keyidx, nkeys);
     op->pend = conn_defer_reply(c);
     c->inflight++;
+    if (blocking)
+        c->paused = true;
     if (owner == w->id) {
         exec_op_arrive(w, &op->m);
         return;
@@ -346,6 +392,8 @@ void shard_process_queue(struct worker *w)
         }
         break;
     }
+    blocking_retry_held(w); /* blocking: keys held back by queued operations */
+    blocking_serve_ready(w);
 }
 
 /* coordinator side: a reply from a shard */
@@ -466,6 +514,8 @@ static void mso_hop_done(struct worker *w, struct msg *m)
         return;
     int next = t->ops->next(t, t->hop);
     struct mso_shard **shards = t->shards;
+    if (next < 0 && t->block && t->block->would_block && t->conn)
+        blocking_mso_park(w, t); /* blocking: parks reach the shards before the finish */
     if (next < 0) {
         for (int i = 0; i < t->nparts; i++) {
             shards[i]->m.fn = mso_finish_msg;
@@ -522,6 +572,11 @@ static void mso_finish(struct worker *w, struct mso *t)
     if (!c) { /* persist: an internal global op (exec_global_internal) */
         t->ops->reply(t, NULL);
         mso_free(t);
+        return;
+    }
+    if (!t->pend) { /* blocking: parked, blocking.c owns the reply slot */
+        mso_free(t);
+        conn_release(c);
         return;
     }
     struct reply r = {&t->pend->out, t->resp};
@@ -601,6 +656,12 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     for (int i = 0; i < t->nparts; i++)
         buf_init(&t->parts[i].out);
     t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
+    if (cmd->flags & CMD_BLOCKING) { /* blocking: may park */
+        t->block = mi_zalloc(sizeof(*t->block));
+        t->block->mode = BLOCK_MAY;
+        t->block->deadline = blocking_take_rerun_deadline();
+        buf_init(&t->block->rewrites);
+    }
     t->pend = conn_defer_reply(c);
     c->inflight++;
     c->paused = true;

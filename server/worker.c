@@ -5,6 +5,7 @@
  * Owns: thread start/stop, message delivery, the periodic tick.
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
 #include "server/script.h"
 #include "server/persist.h"
@@ -154,6 +155,7 @@ static void worker_before_sleep(void *arg)
 {
     struct worker *w = arg;
     tracking_before_sleep(w); /* tracking: batched invalidations */
+    blocking_serve_ready(w); /* blocking: keys made ready by inline work */
     conn_flush_all(w);
     flush_outboxes(w);
 }
@@ -182,6 +184,7 @@ static void worker_tick(void *arg)
     w->now_ms = mstime();
     worker_active_expire(w);
     conn_check_timeouts(w);
+    blocking_check_timeouts(w); /* blocking: BLPOP & co timeouts */
     persist_tick(w); /* persist: save points, scheduled saves */
     if (g_workers_stop && !w->stopping)
         worker_on_shutdown(w);
