@@ -205,6 +205,34 @@ gen_set_resp() {
     }'
 }
 
+# gen_coll_resp SHAPE NKEYS NELEMS > file: RESP stream that builds NKEYS
+# collections of NELEMS small elements each, 10 elements per command:
+#   hashes: HSET h:%07d field:%d val:%d ...   sets: SADD s:%07d member:%d ...
+#   zsets:  ZADD z:%07d <i> member:%d ...      lists: RPUSH l:%07d item:%d ...
+gen_coll_resp() {
+    awk -v shape="$1" -v nk="$2" -v ne="$3" '
+    function bulk(s) { return sprintf("$%d\r\n%s\r\n", length(s), s) }
+    BEGIN {
+        cmd = shape == "hashes" ? "HSET" : shape == "sets" ? "SADD" : shape == "zsets" ? "ZADD" : "RPUSH"
+        pfx = shape == "hashes" ? "h:" : shape == "sets" ? "s:" : shape == "zsets" ? "z:" : "l:"
+        per = (shape == "hashes" || shape == "zsets") ? 2 : 1
+        for (k = 0; k < nk; k++) {
+            key = sprintf("%s%07d", pfx, k)
+            for (e = 0; e < ne; e += 10) {
+                m = ne - e < 10 ? ne - e : 10
+                out = sprintf("*%d\r\n", 2 + m * per) bulk(cmd) bulk(key)
+                for (j = e; j < e + m; j++) {
+                    if (shape == "hashes") out = out bulk("field:" j) bulk("val:" j)
+                    else if (shape == "sets") out = out bulk("member:" j)
+                    else if (shape == "zsets") out = out bulk(j) bulk("member:" j)
+                    else out = out bulk("item:" j)
+                }
+                printf "%s", out
+            }
+        }
+    }'
+}
+
 # pipe_load PORT FILE: bulk-load a RESP file with redis-cli --pipe; checks for errors.
 pipe_load() {
     local port=$1 file=$2 out
