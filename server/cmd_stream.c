@@ -756,6 +756,8 @@ static bool xread_serve_key(struct cmd_ctx *c, const struct xread_args *a, int k
             struct sid maxid;
             stream_edge_id(s, false, true, &maxid);
             serve = sid_cmp(&maxid, &g->last_id) > 0;
+            if (serve)
+                gt = g->last_id;
         }
     } else if (s->length) {
         struct sid maxid;
