@@ -10,6 +10,13 @@
 #include "shard/t_stream.h"
 #include "shard/types.h"
 
+#if __has_include("server/blocking.h")
+#include "server/blocking.h" /* blocking: XREAD/XREADGROUP BLOCK */
+#define XREAD_CAN_BLOCK 1
+#else
+#define XREAD_CAN_BLOCK 0
+#endif
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -786,11 +793,58 @@ static bool xread_serve_key(struct cmd_ctx *c, const struct xread_args *a, int k
     return true;
 }
 
-/* Per part: [argv index, offset, length] of each served key's reply. */
+/* Per part (mso_part.data): the served keys' replies as [argv index,
+ * offset, length] into the part's output, and what "$" resolved to. */
 struct xread_chunk {
     int argi;
     size_t off, len;
 };
+struct xread_res {
+    int argi;
+    struct sid id;
+};
+struct xread_part {
+    int nchunks, nres;
+    struct xread_chunk *chunks;
+    struct xread_res *res;
+};
+
+static struct xread_part *xread_part_new(int nkeys)
+{
+    size_t n = (size_t)(nkeys ? nkeys : 1);
+    struct xread_part *xp = mi_zalloc(sizeof(*xp) + n * (sizeof(struct xread_chunk) + sizeof(struct xread_res)));
+    xp->chunks = (struct xread_chunk *)(xp + 1);
+    xp->res = (struct xread_res *)(xp->chunks + n);
+    return xp;
+}
+
+static bool xread_serving(const struct mso *t)
+{
+#if XREAD_CAN_BLOCK
+    return blocking_mso_serving(t);
+#else
+    (void)t;
+    return false;
+#endif
+}
+
+/* A parked XREAD/XREADGROUP runs again: a key that vanished or changed type
+ * is "nothing" for XREAD and an error for XREADGROUP, as Redis's
+ * serveClientsBlockedOnStreamKey / unblockDeletedStreamReadgroupClients. */
+static const char *xread_serving_error(struct cmd_ctx *c, const struct xread_args *a, int ki, bool *skip)
+{
+    *skip = false;
+    struct entry *e = db_find(c, &c->argv[ki], NULL);
+    if (!e || e->type != OBJ_STREAM) {
+        if (a->group)
+            return "UNBLOCKED the stream key no longer exists";
+        *skip = true;
+        return NULL;
+    }
+    if (a->group && !stream_cg_find(e->val.ptr, a->group->p, a->group->len))
+        return "NOGROUP the consumer group this client was blocked on no longer exists";
+    return NULL;
+}
 
 static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
@@ -806,41 +860,87 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         p->count = 1;
         return;
     }
+    bool serving = xread_serving(t);
+    if (serving && a.count == 0)
+        a.count = XREAD_BLOCKED_DEFAULT_COUNT;
     if (hop == 0) {
+        struct xread_part *xp = xread_part_new(c->nkeys);
+        mi_free(p->data);
+        p->data = xp;
         p->count = 0;
         for (int i = 0; i < c->nkeys; i++) {
             char err[512];
             struct sid gt;
-            const char *msg = xread_check_key(c, &a, c->keyidx[i], &gt, err, sizeof(err));
+            int ki = c->keyidx[i];
+            bool skip = false;
+            const char *msg = serving ? xread_serving_error(c, &a, ki, &skip) : NULL;
+            if (!msg && !skip)
+                msg = xread_check_key(c, &a, ki, &gt, err, sizeof(err));
             if (msg) {
-                p->count = c->keyidx[i];
+                p->count = ki;
                 buf_clear(&p->out);
                 buf_append(&p->out, msg, strlen(msg));
                 return;
             }
+            const struct arg *ida = &c->argv[ki + a.nstreams];
+            if (!skip && ida->len == 1 && ida->p[0] == '$') {
+                xp->res[xp->nres].argi = ki + a.nstreams;
+                xp->res[xp->nres].id = gt;
+                xp->nres++;
+            }
         }
         return;
     }
-    struct xread_chunk *chunks = mi_malloc(sizeof(*chunks) * (size_t)(c->nkeys ? c->nkeys : 1));
-    int n = 0;
-    buf_clear(&p->out);
+    struct xread_part *xp = p->data;
+    xp->nchunks = 0;
     for (int i = 0; i < c->nkeys; i++) {
         char err[512];
         struct sid gt;
         int ki = c->keyidx[i];
         if (xread_check_key(c, &a, ki, &gt, err, sizeof(err)))
-            continue;
+            continue; /* serving: a key of another type waits */
         size_t off = p->out.len;
         if (xread_serve_key(c, &a, ki, &gt, &c->r)) {
-            chunks[n].argi = ki;
-            chunks[n].off = off;
-            chunks[n].len = p->out.len - off;
-            n++;
+            xp->chunks[xp->nchunks].argi = ki;
+            xp->chunks[xp->nchunks].off = off;
+            xp->chunks[xp->nchunks].len = p->out.len - off;
+            xp->nchunks++;
         }
     }
-    p->count = n;
-    mi_free(p->data);
-    p->data = chunks;
+    p->count = xp->nchunks;
+    p->count2 = a.timeout;
+}
+
+/* Nothing was served and BLOCK was given: park the client when allowed,
+ * with "$" replaced by what it meant now. */
+static void xread_maybe_block(struct mso *t)
+{
+#if XREAD_CAN_BLOCK
+    int64_t timeout = t->parts[0].count2;
+    if (timeout < 0 || !blocking_mso_may_block(t))
+        return;
+    for (int i = 0; i < t->nparts; i++) {
+        struct xread_part *xp = t->parts[i].data;
+        for (int j = 0; xp && j < xp->nres; j++) {
+            char buf[48];
+            int n = sid_format(buf, &xp->res[j].id);
+            blocking_mso_rewrite_arg(t, xp->res[j].argi, buf, (size_t)n);
+        }
+    }
+    blocking_mso_block(t, timeout);
+#else
+    (void)t;
+#endif
+}
+
+static bool xread_blocked(const struct mso *t)
+{
+#if XREAD_CAN_BLOCK
+    return blocking_mso_blocked(t);
+#else
+    (void)t;
+    return false;
+#endif
 }
 
 static int xread_next(struct mso *t, int hop)
@@ -852,12 +952,17 @@ static int xread_next(struct mso *t, int hop)
         t->i64 = 1; /* validated */
         return 1;
     }
+    int64_t total = 0;
+    for (int i = 0; i < t->nparts; i++)
+        total += t->parts[i].count;
+    if (total == 0)
+        xread_maybe_block(t);
     return -1;
 }
 
 static void xread_reply(struct mso *t, struct reply *r)
 {
-    if (!r)
+    if (!r || xread_blocked(t))
         return;
     if (!t->i64) {
         int best = -1;
@@ -893,10 +998,10 @@ static void xread_reply(struct mso *t, struct reply *r)
         struct xread_chunk *best = NULL;
         struct buf *bb = NULL;
         for (int i = 0; i < t->nparts; i++) {
-            struct xread_chunk *ch = t->parts[i].data;
-            for (int j = 0; j < t->parts[i].count; j++) {
-                if (ch[j].argi > last && (!best || ch[j].argi < best->argi)) {
-                    best = &ch[j];
+            struct xread_part *xp = t->parts[i].data;
+            for (int j = 0; xp && j < xp->nchunks; j++) {
+                if (xp->chunks[j].argi > last && (!best || xp->chunks[j].argi < best->argi)) {
+                    best = &xp->chunks[j];
                     bb = &t->parts[i].out;
                 }
             }
@@ -1735,19 +1840,19 @@ static void cmd_container_arity(struct cmd_ctx *c)
 
 static const struct command xgroup_subcommands[] = {
     {"xgroup|create", -5, W | D, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Create a consumer group.", .since = "5.0.0", .complexity = "O(1)", .acl = "write stream slow"},
-    {"xgroup|createconsumer", 5, W | D, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Create a consumer in a consumer group.", .since = "6.2.0", .complexity = "O(1)", .acl = "write stream slow"},
     {"xgroup|delconsumer", 5, W, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Delete a consumer from a consumer group.", .since = "5.0.0", .complexity = "O(1)", .acl = "write stream slow"},
+    {"xgroup|createconsumer", 5, W | D, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Create a consumer in a consumer group.", .since = "6.2.0", .complexity = "O(1)", .acl = "write stream slow"},
     {"xgroup|destroy", 4, W, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Destroy a consumer group.", .since = "5.0.0", .complexity = "O(N) where N is the number of entries in the group's pending entries list (PEL).", .acl = "write stream slow"},
-    {"xgroup|help", 2, LO | ST, 0, 0, 0, cmd_xgroup, .group = "stream", .summary = "Show helpful text about the different subcommands", .since = "5.0.0", .complexity = "O(1)", .acl = "stream slow"},
     {"xgroup|setid", -5, W, 2, 2, 1, cmd_xgroup, .group = "stream", .summary = "Set a consumer group to an arbitrary last delivered ID value.", .since = "5.0.0", .complexity = "O(1)", .acl = "write stream slow"},
+    {"xgroup|help", 2, LO | ST, 0, 0, 0, cmd_xgroup, .group = "stream", .summary = "Show helpful text about the different subcommands", .since = "5.0.0", .complexity = "O(1)", .acl = "stream slow"},
     {NULL},
 };
 
 static const struct command xinfo_subcommands[] = {
-    {"xinfo|consumers", 4, R, 2, 2, 1, cmd_xinfo, .group = "stream", .summary = "List the consumers in a consumer group", .since = "5.0.0", .complexity = "O(1)", .acl = "read stream slow"},
     {"xinfo|groups", 3, R, 2, 2, 1, cmd_xinfo, .group = "stream", .summary = "List the consumer groups of a stream", .since = "5.0.0", .complexity = "O(1)", .acl = "read stream slow"},
-    {"xinfo|help", 2, LO | ST, 0, 0, 0, cmd_xinfo, .group = "stream", .summary = "Show helpful text about the different subcommands", .since = "5.0.0", .complexity = "O(1)", .acl = "stream slow"},
     {"xinfo|stream", -3, R, 2, 2, 1, cmd_xinfo, .group = "stream", .summary = "Get information about a stream", .since = "5.0.0", .complexity = "O(1)", .acl = "read stream slow"},
+    {"xinfo|help", 2, LO | ST, 0, 0, 0, cmd_xinfo, .group = "stream", .summary = "Show helpful text about the different subcommands", .since = "5.0.0", .complexity = "O(1)", .acl = "stream slow"},
+    {"xinfo|consumers", 4, R, 2, 2, 1, cmd_xinfo, .group = "stream", .summary = "List the consumers in a consumer group", .since = "5.0.0", .complexity = "O(1)", .acl = "read stream slow"},
     {NULL},
 };
 
