@@ -1,9 +1,9 @@
 /* io/loop.c — the per-thread event loop (see loop.h).
  * io_uring backend: SINGLE_ISSUER|DEFER_TASKRUN ring, multishot accept,
  * multishot recv with a provided buffer ring registered by hand (liburing 2.3
- * has no io_uring_setup_buf_ring), msg_ring to wake another loop, an eventfd
- * for wake-ups from threads without a ring. epoll backend: the same contract
- * with readiness and read()/write().
+ * has no io_uring_setup_buf_ring), and an eventfd per loop (read by the ring
+ * while the loop sleeps) through which other threads wake it. epoll backend:
+ * the same contract with readiness and read()/write().
  * Must not touch anything above io/: no keys, no RESP, no command state. */
 #include "io/loop.h"
 
@@ -33,7 +33,7 @@
 #define BUF_GROUP 0
 #define EPOLL_READ_SIZE (64 * 1024)
 
-enum op_tag { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_WAKE, OP_EVENTFD };
+enum op_tag { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_EVENTFD };
 #define TAG_MASK 7ull
 
 enum deferred_kind { DEFER_SENT = 1, DEFER_CLOSED };
@@ -289,7 +289,6 @@ static void uring_process(struct io_loop *l)
         case OP_SEND: uring_on_send(l, untag(ud), cqe->res); break;
         case OP_ACCEPT: uring_on_accept(l, untag(ud), cqe); break;
         case OP_EVENTFD: l->wake_armed = false; break;
-        case OP_WAKE: break;
         default: break;
         }
     }
@@ -516,18 +515,19 @@ void io_sock_close(struct io_sock *s)
     finish_close_if_idle(l, s);
 }
 
+/* Wake `to` if it said it is going to sleep. An eventfd write, not an
+ * IORING_OP_MSG_RING: the kernel (6.18) frees every msg_ring request through
+ * RCU, and with threads waking each other constantly on a CPU-starved machine
+ * those frees fell behind by gigabytes of unreclaimable memory within a minute
+ * (README, design). The write allocates nothing, and a loop about to sleep
+ * always has its eventfd read armed. */
 void io_loop_wake(struct io_loop *from, struct io_loop *to)
 {
+    (void)from;
     if (!atomic_load_explicit(&to->sleeping, memory_order_acquire))
         return;
     if (!atomic_exchange_explicit(&to->sleeping, 0, memory_order_acq_rel))
         return;
-    if (from && from->uring && to->uring) {
-        struct io_uring_sqe *sqe = get_sqe(from);
-        io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, tag(NULL, OP_WAKE), 0);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        return;
-    }
     uint64_t one = 1;
     ssize_t r = write(to->wake_fd, &one, sizeof(one));
     (void)r;

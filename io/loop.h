@@ -1,5 +1,5 @@
 /* io/loop.h — one event loop per thread: io_uring (multishot accept, multishot
- * recv into a provided buffer ring, msg_ring wake-ups) or, when io_uring cannot
+ * recv into a provided buffer ring, eventfd wake-ups) or, when io_uring cannot
  * be set up or --force-epoll is given, epoll with the same interface.
  * Owns: sockets' kernel-side operations, the per-thread buffer ring, the tick.
  * Must not know anything about Redis, keys or commands. */

@@ -1,7 +1,7 @@
 /* server/worker.c — one worker per thread: its io loop, its shard, its
  * mailboxes. Messages to another worker go through that pair's SPSC ring
- * (overflowing into a local list when full) and wake the target with
- * msg_ring only when it announced sleep. Messages to self go to a local list.
+ * (overflowing into a local list when full) and wake the target (an eventfd
+ * write, io/loop.c) only when it announced sleep. Messages to self go to a local list.
  * Owns: thread start/stop, message delivery, the periodic tick.
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"

@@ -27,7 +27,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 UNITS_FILE=$SCRIPT_DIR/units.txt
 SKIP_FILE=$SCRIPT_DIR/skip.txt
 SKIP_REASONS=$SCRIPT_DIR/skip-reasons.md
-EXCLUDED_TAGS=(needs:repl needs:debug needs:pfdebug needs:config-maxmemory
+EXCLUDED_TAGS=(needs:repl needs:debug needs:config-maxmemory
                needs:config-resetstat needs:save needs:latency needs:local-process)
 
 SERVER=$REPO_ROOT/build/darter-server
