@@ -1,4 +1,4 @@
-/* tests/unit/test_stream.c — the stream value (shard/t_stream.h): ID
+/* tests/unit/test_t_stream.c — the stream value (shard/t_stream.h): ID
  * arithmetic and encoding, appending with Redis's node limits, the listpack
  * layout of nodes (master entry, SAMEFIELDS, lp-count), deletion flags and
  * node removal, trimming (MAXLEN/MINID, exact/approximate, LIMIT), groups
