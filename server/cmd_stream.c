@@ -905,6 +905,8 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             xp->chunks[xp->nchunks].off = off;
             xp->chunks[xp->nchunks].len = p->out.len - off;
             xp->nchunks++;
+            if (serving)
+                break; /* a woken reader gets the one key that has data, as in Redis */
         }
     }
     p->count = xp->nchunks;
