@@ -846,6 +846,19 @@ static const char *xread_serving_error(struct cmd_ctx *c, const struct xread_arg
     return NULL;
 }
 
+/* A woken reader is done with key argv[ki] (served or failed): keep the key
+ * in the blocking layer's ready round, which otherwise can drop the key
+ * entry while it still walks it when its last waiter leaves without a write. */
+static void keep_ready_key(struct cmd_ctx *c, int ki)
+{
+#if XREAD_CAN_BLOCK
+    blocking_signal_key(c->w, c->db, c->argv[ki].p, c->argv[ki].len);
+#else
+    (void)c;
+    (void)ki;
+#endif
+}
+
 static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
     struct mso_part *p = &t->parts[part];
@@ -880,6 +893,8 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
                 p->count = ki;
                 buf_clear(&p->out);
                 buf_append(&p->out, msg, strlen(msg));
+                if (serving)
+                    keep_ready_key(c, ki);
                 return;
             }
             const struct arg *ida = &c->argv[ki + a.nstreams];
@@ -905,8 +920,10 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             xp->chunks[xp->nchunks].off = off;
             xp->chunks[xp->nchunks].len = p->out.len - off;
             xp->nchunks++;
-            if (serving)
+            if (serving) {
+                keep_ready_key(c, ki);
                 break; /* a woken reader gets the one key that has data, as in Redis */
+            }
         }
     }
     p->count = xp->nchunks;
