@@ -369,6 +369,9 @@ Test(stream, xread_over_threads)
 
 Test(stream, xread_block_across_threads)
 {
+#if !__has_include("../../server/blocking.h")
+    cr_skip_test("XREAD BLOCK needs the blocking layer (server/blocking.h)");
+#endif
     char k[64], other[64];
     key_for_thread(k, sizeof(k), "blk", 3);
     key_for_thread(other, sizeof(other), "oth", 1);
