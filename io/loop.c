@@ -1,9 +1,9 @@
 /* io/loop.c — the per-thread event loop (see loop.h).
  * io_uring backend: SINGLE_ISSUER|DEFER_TASKRUN ring, multishot accept,
  * multishot recv with a provided buffer ring registered by hand (liburing 2.3
- * has no io_uring_setup_buf_ring), and an eventfd per loop (read by the ring
- * while the loop sleeps) through which other threads wake it. epoll backend:
- * the same contract with readiness and read()/write().
+ * has no io_uring_setup_buf_ring), and an eventfd (read armed in the ring) to
+ * be woken by another thread. epoll backend: the same contract with readiness
+ * and read()/write().
  * Must not touch anything above io/: no keys, no RESP, no command state. */
 #include "io/loop.h"
 
@@ -515,15 +515,26 @@ void io_sock_close(struct io_sock *s)
     finish_close_if_idle(l, s);
 }
 
-/* Wake `to` if it said it is going to sleep. An eventfd write, not an
- * IORING_OP_MSG_RING: the kernel (6.18) frees every msg_ring request through
- * RCU, and with threads waking each other constantly on a CPU-starved machine
- * those frees fell behind by gigabytes of unreclaimable memory within a minute
- * (README, design). The write allocates nothing, and a loop about to sleep
- * always has its eventfd read armed. */
+/* Wake-ups always go through the target's eventfd, never IORING_OP_MSG_RING.
+ * A msg_ring data message to a DEFER_TASKRUN ring is delivered as remote task
+ * work with a lazy wake; with threads waking each other ~10^5 times a second
+ * (every multi-shard hop) that pattern made the kernel (6.18, 2 CPUs) hand
+ * both CPUs to one server's ping-ponging threads for 30-130 s while every
+ * other runnable task (its own clients, other servers, even a nice -15 shell)
+ * waited on the run queue: the test_atomic "stalls". The eventfd write is an
+ * ordinary wake-up (as in the epoll backend, which never showed it) and costs
+ * one syscall per wake of a sleeping thread. The same flood of msg_ring
+ * requests (each freed through RCU) also piled up gigabytes of unreclaimable
+ * kernel memory on that starved machine within a minute; eventfd writes
+ * allocate nothing. */
 void io_loop_wake(struct io_loop *from, struct io_loop *to)
 {
     (void)from;
+    /* Dekker with io_loop_run: the caller published work (a ring push) before
+     * this load, the target announces sleep before checking for work. Without
+     * a full fence the load may pass the push (store->load reordering) and
+     * both sides miss each other until the next tick. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (!atomic_load_explicit(&to->sleeping, memory_order_acquire))
         return;
     if (!atomic_exchange_explicit(&to->sleeping, 0, memory_order_acq_rel))

@@ -6,7 +6,7 @@
 #include "server/server.h"
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/multi.h" /* multi: hooks */
-#include "server/multi.h" /* multi: hooks */
+#include "server/tracking.h" /* tracking: CLIENT TRACKING family */
 
 #include <mimalloc.h>
 #include <stdio.h>
@@ -188,6 +188,7 @@ static void cmd_reset(struct cmd_ctx *c)
     struct conn *conn = c->conn;
     pubsub_reset(conn); /* pubsub: RESET unsubscribes */
     multi_conn_reset(conn); /* multi: RESET discards MULTI and unwatches */
+    tracking_conn_reset(conn); /* tracking: RESET turns tracking off */
     conn->db = 0;
     conn->resp = 2;
     c->r.resp = 2;
@@ -508,6 +509,10 @@ static const struct command client_subcommands[] = {
     {"client|kill", -3, CMD_ADMIN | N | LO | ST | CMD_GLOBAL, 0, 0, 0, NULL, .mso = &client_kill_ops, .group = "connection", .summary = "Kill the connection of a client", .since = "2.4.0", .acl = "admin slow dangerous connection"},
     {"client|no-evict", 3, C | CMD_ADMIN | N | LO | ST, 0, 0, 0, cmd_client_noevict, .group = "connection", .summary = "Set client eviction mode for the current connection", .since = "7.0.0", .acl = "admin slow dangerous connection"},
     {"client|reply", 3, C | N | LO | ST, 0, 0, 0, cmd_client_reply, .group = "connection", .summary = "Instruct the server whether to reply to commands", .since = "3.2.0", .acl = "slow connection"},
+    {"client|tracking", -3, C | N | LO | ST, 0, 0, 0, cmd_client_tracking, .group = "connection", .summary = "Enable or disable server assisted client side caching support", .since = "6.0.0", .complexity = "O(1). Some options may introduce additional complexity.", .acl = "slow connection"},
+    {"client|caching", 3, C | N | LO | ST, 0, 0, 0, cmd_client_caching, .group = "connection", .summary = "Instruct the server about tracking or not keys in the next request", .since = "6.0.0", .complexity = "O(1)", .acl = "slow connection"},
+    {"client|getredir", 2, C | N | LO | ST, 0, 0, 0, cmd_client_getredir, .group = "connection", .summary = "Get tracking notifications redirection client ID if any", .since = "6.0.0", .complexity = "O(1)", .acl = "slow connection"},
+    {"client|trackinginfo", 2, C | N | LO | ST, 0, 0, 0, cmd_client_trackinginfo, .group = "connection", .summary = "Return information about server assisted client side caching for the current connection", .since = "6.2.0", .complexity = "O(1)", .acl = "slow connection"},
     {"client|help", 2, C | N | LO | ST, 0, 0, 0, cmd_client_help, .group = "connection", .summary = "Show helpful text about the different subcommands", .since = "5.0.0", .acl = "slow connection"},
     {NULL},
 };

@@ -8,12 +8,9 @@
  * (member, score) results into the part buffer, hop 1 builds the
  * destination on its owner, so source and destination on different
  * threads are read and written atomically.
- *
- * The commands are compiled only once shard/t_zset.h (sorted sets) is in
- * the tree; until then the family is empty. */
+ */
 #include "server/server.h"
 
-#if __has_include("shard/t_zset.h")
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/geohash.h"
 #include "shard/t_zset.h"
@@ -787,10 +784,3 @@ const struct command geo_commands[] = {
     {NULL},
 };
 
-#else /* sorted sets are not in the tree yet */
-
-const struct command geo_commands[] = {
-    {0},
-};
-
-#endif

@@ -11,6 +11,7 @@
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "server/glob.h"
 #include "server/multi.h" /* multi: hooks */
+#include "server/tracking.h" /* tracking: hooks */
 
 #include <ctype.h>
 #include <errno.h>
@@ -379,6 +380,7 @@ static int xfer_local(struct cmd_ctx *c, const struct xfer_opts *o)
     }
     ks_add(c->ks, o->dstdb, arg_slot(dst), n);
     multi_touch(c->w, o->dstdb, dst->p, dst->len); /* multi: the destination's db */
+    tracking_key_modified(c->w, c->client_id, dst->p, dst->len); /* tracking: invalidate */
     notify_keyspace_event_db(c->w, o->dstdb, NOTIFY_NEW, "new", dst->p, dst->len); /* pubsub: dbAdd's "new" */
     if (copy) notify_keyspace_event_db(c->w, o->dstdb, NOTIFY_GENERIC, "copy_to", dst->p, dst->len); else { notify_keyspace_event(c, NOTIFY_GENERIC, "rename_from", src); notify_keyspace_event(c, NOTIFY_GENERIC, "rename_to", dst); } /* pubsub: keyspace event */
     return XF_DONE;
@@ -444,6 +446,7 @@ static void xfer_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         n->lru = lru_clock();
     ks_add(c->ks, o.dstdb, arg_slot(dst), n);
     multi_touch(c->w, o.dstdb, dst->p, dst->len); /* multi: the destination's db */
+    tracking_key_modified(c->w, c->client_id, dst->p, dst->len); /* tracking: invalidate */
     notify_keyspace_event_db(c->w, o.dstdb, NOTIFY_NEW, "new", dst->p, dst->len); /* pubsub: dbAdd's "new" */
     notify_keyspace_event_db(c->w, o.dstdb, NOTIFY_GENERIC, o.kind == XK_COPY ? "copy_to" : "rename_to", dst->p, dst->len); /* pubsub: keyspace event */
 }

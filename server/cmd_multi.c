@@ -594,6 +594,8 @@ bool multi_dispatch(struct conn *c, int argc, struct arg *argv)
         return false;
     const char *err = NULL;
     const struct command *cmd = command_lookup(argv, argc, &err);
+    if (cmd && cmd->variant) /* SORT with BY/GET patterns: a global operation */
+        cmd = cmd->variant(cmd, argv, argc);
     /* errors dispatch replies itself (unknown command, arity, NOAUTH,
      * LOADING) fail the transaction */
     if (!cmd) {

@@ -1,9 +1,12 @@
 /* server/cmd_script.c — family: EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT.
  *
  * One Lua 5.1 state per worker thread, created lazily on that thread, with
- * Redis's sandbox: libs base/table/string/math plus cjson and bit; no
- * os/io/loadfile/dofile/print/setfenv/getfenv/newproxy; _G protected
- * (creating a global or reading a missing one is an error). A script body is
+ * Redis's sandbox: libs base/table/string/math plus cjson, bit, cmsgpack and
+ * struct; no os/io/loadfile/dofile/print/setfenv/getfenv/newproxy. As in
+ * Redis 7.0 the globals and the library tables are read-only ("Attempt to
+ * modify a readonly table"): scripts see an empty proxy table as _G and
+ * read-only proxies of redis/cjson/bit/...; reading a missing global is an
+ * error. A script body is
  * compiled as a chunk named "@user_script" and kept in the thread's registry
  * as f_<sha1>; the thread's cache also keeps the body text.
  *
@@ -34,12 +37,15 @@
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/script.h"
+#include "server/function.h"
+#include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <lua-bitop.h>
 #include <lua-cjson.h>
+#include "server/lua_libs.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -73,11 +79,23 @@ struct run {
     int client_resp;
     int lua_resp;      /* redis.setresp */
     uint64_t client_id;
-    bool ro;           /* EVAL_RO / EVALSHA_RO */
+    bool ro;           /* EVAL_RO / EVALSHA_RO, or a no-writes function */
+    const char *name;  /* sha1 or function name, for error texts */
+    int argc;          /* the invoking command (FUNCTION STATS, MONITOR) */
+    const struct arg *argv;
+    bool killed;       /* SCRIPT KILL / FUNCTION KILL stopped it */
+    bool read_called;  /* tracking: the script ran a readonly command */
 };
 
 static _Thread_local struct lstate *tl_ls;
 static _Thread_local struct run *tl_run;
+
+static void run_begin(struct run *run) { tl_run = run; }
+static void run_end(struct run *run)
+{
+    (void)run;
+    tl_run = NULL;
+}
 
 /* ---------- the cache ---------- */
 
@@ -204,6 +222,8 @@ static int l_status_reply(lua_State *L)
     lua_settable(L, -3);
     return 1;
 }
+
+void script_push_error(lua_State *L, const char *msg) { push_error(L, msg, strlen(msg)); }
 
 static int raise_msg(lua_State *L, const char *msg)
 {
@@ -352,17 +372,97 @@ static int l_loadstring(lua_State *L)
     return 1;
 }
 
-static int l_g_newindex(lua_State *L)
+/* "Attempt to modify a readonly table", located at the Lua code `level`
+ * frames up (as Redis's patched Lua reports it). */
+static int readonly_error(lua_State *L, int level)
 {
-    const char *n = lua_tostring(L, 2);
-    return luaL_error(L, "Attempt to modify a readonly table: Script attempted to create global variable '%s'",
-                      n ? n : "?");
+    luaL_where(L, level);
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    lua_concat(L, 2);
+    return lua_error(L);
 }
 
-static int l_g_index(lua_State *L)
+/* __newindex of every protected table: level 1 is the assigning code. */
+int script_l_readonly(lua_State *L) { return readonly_error(L, 1); }
+
+int script_l_g_index(lua_State *L)
 {
     const char *n = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", n ? n : "?");
+}
+
+/* What getmetatable() returns for a protected table: an empty table that
+ * refuses writes (getmetatable(_G).__index = ... must fail). */
+static void push_metatable_guard(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, script_l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* Replace the table on top of the stack by a read-only proxy of it (Debian's
+ * Lua 5.1 lacks Redis's read-only table flag: reads go through __index,
+ * writes hit __newindex, and the metatable cannot be replaced). */
+void script_make_readonly(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, script_l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    push_metatable_guard(L);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+/* setmetatable on a protected table fails the way Redis's does. */
+static int l_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__metatable"))
+        return readonly_error(L, 1);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    return 1;
+}
+
+/* Basic types' metatables (the string library's) are not handed out. */
+static int l_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static void wrap_global(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_getglobal(L, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setglobal(L, name);
+}
+
+static void protect_global(lua_State *L, const char *name)
+{
+    lua_getglobal(L, name);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    script_make_readonly(L);
+    lua_setglobal(L, name);
 }
 
 static const char err_handler_src[] =
@@ -396,7 +496,7 @@ static void set_num(lua_State *L, const char *name, double v)
     lua_settable(L, -3);
 }
 
-static lua_State *lua_create(void)
+lua_State *script_lua_new(void)
 {
     lua_State *L = luaL_newstate();
     load_lib(L, "", luaopen_base);
@@ -461,15 +561,31 @@ static lua_State *lua_create(void)
     }
     lua_pushnil(L);
     lua_setglobal(L, "debug");
-    /* protect _G */
+    lua_pushcfunction(L, luaopen_cmsgpack);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cmsgpack");
+    lua_pushcfunction(L, luaopen_struct);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "struct");
+    wrap_global(L, "setmetatable", l_setmetatable);
+    wrap_global(L, "getmetatable", l_getmetatable);
+    static const char *const libs[] = {"redis", "cjson", "bit", "cmsgpack", "struct", "string", "math", "table", "coroutine", NULL};
+    for (int i = 0; libs[i]; i++)
+        protect_global(L, libs[i]);
+    /* The globals scripts see: an empty table (writes refused, so creating a
+     * global or replacing _G fails) reading through to the real ones, whose
+     * own missing names are an error. */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_newtable(L);
-    lua_pushcfunction(L, l_g_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_g_index);
+    lua_pushcfunction(L, script_l_g_index);
     lua_setfield(L, -2, "__index");
-    lua_pushboolean(L, 0); /* setmetatable(_G, ...) fails: the protection stays */
+    lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, LUA_GLOBALSINDEX);
+    lua_setmetatable(L, -2);
+    script_make_readonly(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_GLOBALSINDEX, "_G");
+    lua_replace(L, LUA_GLOBALSINDEX);
     return L;
 }
 
@@ -478,7 +594,7 @@ static struct lstate *ls_get(void)
     if (!tl_ls)
         tl_ls = mi_zalloc(sizeof(*tl_ls));
     if (!tl_ls->L)
-        tl_ls->L = lua_create();
+        tl_ls->L = script_lua_new();
     return tl_ls;
 }
 
@@ -506,6 +622,7 @@ static void ls_flush(void)
 /* The worker is stopping: close its Lua state and drop its script cache. */
 void script_thread_done(void)
 {
+    fn_thread_done();
     ls_flush();
     mi_free(tl_ls);
     tl_ls = NULL;
@@ -753,6 +870,7 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return "This Redis command is not allowed from script";
     if (run->ro && (cmd->flags & CMD_WRITE))
         return "Write commands are not allowed from read-only scripts.";
+    run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {
@@ -1165,13 +1283,18 @@ static int eval_getkeys(struct arg *argv, int argc, int *keys, int max)
     return k;
 }
 
-static void set_array_global(lua_State *L, const char *name, struct arg *a, int n)
+static void push_string_array(lua_State *L, const struct arg *a, int n)
 {
     lua_newtable(L);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, a[i].p, a[i].len);
         lua_rawseti(L, -2, i + 1);
     }
+}
+
+static void set_array_global(lua_State *L, const char *name, struct arg *a, int n)
+{
+    push_string_array(L, a, n);
     lua_pushstring(L, name);
     lua_insert(L, -2);
     lua_rawset(L, LUA_GLOBALSINDEX);
@@ -1261,21 +1384,45 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
         }
         lua_getfield(L, LUA_REGISTRYINDEX, fname);
     }
-    set_array_global(L, "KEYS", (struct arg *)argv + 3, (int)numkeys);
-    set_array_global(L, "ARGV", (struct arg *)argv + 3 + numkeys, argc - 3 - (int)numkeys);
-    struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id, .ro = ro};
-    tl_run = &run;
-    int err = lua_pcall(L, 0, 1, -2);
-    tl_run = NULL;
+    script_invoke(w, t, L, sha, false, ro, r);
+}
+
+/* Stack: [error handler, function]. Runs the function with KEYS/ARGV as
+ * globals (EVAL) or as its two arguments (FCALL), writes its reply or error
+ * into r and pops both. t->argv is "<cmd> <name> <numkeys> keys... args...",
+ * numkeys already checked. */
+void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *name, bool fn_args, bool ro,
+                   struct reply *r)
+{
+    long long numkeys = 0;
+    arg_to_ll(&t->argv[2], &numkeys);
+    struct arg *keys = (struct arg *)t->argv + 3, *args = keys + numkeys;
+    int nargs = t->argc - 3 - (int)numkeys;
+    if (fn_args) {
+        push_string_array(L, keys, (int)numkeys);
+        push_string_array(L, args, nargs);
+    } else {
+        set_array_global(L, "KEYS", keys, (int)numkeys);
+        set_array_global(L, "ARGV", args, nargs);
+    }
+    struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id,
+                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv};
+    run_begin(&run);
+    int err = lua_pcall(L, fn_args ? 2 : 0, 1, -2 - (fn_args ? 2 : 0));
+    run_end(&run);
+    if (run.read_called && t->track) /* tracking: as Redis, a script that reads remembers its declared keys */
+        tracking_remember_remote(w, t->track, t->client_id, keys, (int)numkeys);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
         lua_gc(L, LUA_GCSTEP, 50);
         gc_count = 0;
     }
     if (err) {
-        if (!lua_istable(L, -1)) {
+        if (run.killed) {
+            reply_error(r, "ERR Script killed by user with SCRIPT KILL...");
+        } else if (!lua_istable(L, -1)) {
             const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
-            reply_errorf(r, "ERR Error running script %s, %.100s", sha, msg);
+            reply_errorf(r, "ERR Error running script %s, %.100s", name, msg);
         } else {
             lua_getfield(L, -1, "err");
             lua_getfield(L, -2, "source");
@@ -1288,7 +1435,7 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
             FILE *f = open_memstream(&full, &flen);
             fprintf(f, "%s", msg ? msg : "");
             if (src && line)
-                fprintf(f, " script: %s, on %s:%s.", sha, src, line);
+                fprintf(f, " script: %s, on %s:%s.", name, src, line);
             fclose(f);
             for (size_t i = 0; i < flen; i++)
                 if (full[i] == '\r' || full[i] == '\n')

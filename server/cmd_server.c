@@ -8,6 +8,7 @@
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/multi.h" /* multi: hooks */
+#include "server/tracking.h" /* tracking: hooks */
 #include "shard/memory.h"
 
 #include <limits.h>
@@ -58,6 +59,7 @@ static void flushall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         multi_touch_flush(c->w, db); /* multi: touch watched keys */
         ks_flush_db(c->ks, db);
     }
+    tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
 
 static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -68,6 +70,7 @@ static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         return;
     multi_touch_flush(c->w, c->db); /* multi: touch watched keys */
     ks_flush_db(c->ks, c->db);
+    tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
 
 static void flush_reply(struct mso *t, struct reply *r)

@@ -23,6 +23,7 @@ static const struct command *family_tables[] = {
     list_commands,
     hash_commands,
     set_commands,
+    sort_commands,
     zset_commands,
     geo_commands,
     hll_commands,

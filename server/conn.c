@@ -8,6 +8,7 @@
 #include "server/log.h"
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
+#include "server/tracking.h" /* tracking: hooks */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -390,6 +391,7 @@ void conn_close(struct conn *c)
         return;
     c->closing = true;
     pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
+    tracking_conn_closed(c); /* tracking: drop its state and BCAST prefixes */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
@@ -472,17 +474,18 @@ void conn_describe(struct conn *c, struct buf *out)
     char flags[16], *fp = flags;
     if (pubsub_conn_counts(c, &sub, &psub, &ssub))
         *fp++ = 'P';
+    int64_t redir = tracking_conn_flags(c, &fp); /* tracking: t R B flags, redir= */
     if (fp == flags)
         *fp++ = 'N';
     *fp = 0;
     int n = snprintf(line, sizeof(line),
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
                      "ssub=%d multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
-                     "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
+                     "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=%lld resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
                      (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
                      sub, psub, ssub, c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
                      c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
-                     c->last_cmd, c->resp);
+                     c->last_cmd, (long long)redir, c->resp);
     buf_put(out, line, (size_t)n);
 }

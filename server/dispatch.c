@@ -9,6 +9,7 @@
 #include "server/clock.h"
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
+#include "server/tracking.h" /* tracking: CLIENT CACHING lifetime */
 
 #include <ctype.h>
 #include <mimalloc.h>
@@ -131,6 +132,7 @@ void dispatch_command(struct conn *c, int argc, struct arg *argv)
     if (argc == 3 && arg_eq(&argv[0], "client") && arg_eq(&argv[1], "reply"))
         c->silence_current = arg_eq(&argv[2], "off") || arg_eq(&argv[2], "skip");
     dispatch_one(c, argc, argv);
+    tracking_after_dispatch(c, &argv[0]); /* tracking: CACHING lasts one command / one MULTI */
     c->silence_current = false;
 }
 
@@ -149,6 +151,8 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
         reply_now_error(c, err);
         return;
     }
+    if (cmd->variant) /* SORT with BY/GET patterns: a global operation */
+        cmd = cmd->variant(cmd, argv, argc);
     c->last_cmd = cmd->name;
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
         stats_count_rejected(w, cmd);

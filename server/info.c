@@ -12,6 +12,7 @@
 #include "server/info.h"
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: INFO stats */
+#include "server/tracking.h" /* tracking: INFO clients / stats */
 #include "server/log.h"
 #include "shard/memory.h"
 
@@ -243,6 +244,7 @@ struct snap {
     uint32_t ncmds, nerrs;
     struct cmdstat *cmds;
     struct errstat *errs;
+    struct tracking_info trk; /* tracking */
 };
 
 static bool wants_stats(const struct mso *t);
@@ -285,6 +287,7 @@ static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             s->cmds[s->ncmds++] = ts->tab[i];
     memcpy(s->errs, ts->errs, sizeof(struct errstat) * ts->nerrs);
     s->nerrs = ts->nerrs;
+    tracking_info_collect(w, &s->trk); /* tracking */
     if (wants_stats(t)) /* pubsub: channel / pattern names, deduplicated in info_reply */
         pubsub_info_collect(w, &t->parts[part].out);
     t->parts[part].data = s;
@@ -362,6 +365,7 @@ struct totals {
     struct ks_stats ks;
     uint64_t total_error_replies;
     uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels;
+    struct tracking_info trk; /* tracking: summed; prefixes: every shard holds them all */
 };
 
 static void sum_parts(struct mso *t, struct totals *tot)
@@ -397,6 +401,11 @@ static void sum_parts(struct mso *t, struct totals *tot)
         tot->ks.keyspace_misses += s->ks.keyspace_misses;
         tot->ks.evicted_keys += s->ks.evicted_keys;
         tot->total_error_replies += s->total_error_replies;
+        tot->trk.clients += s->trk.clients; /* tracking */
+        tot->trk.keys += s->trk.keys;
+        tot->trk.items += s->trk.items;
+        if (s->trk.prefixes > tot->trk.prefixes)
+            tot->trk.prefixes = s->trk.prefixes;
     }
 }
 
@@ -487,9 +496,10 @@ static void add_clients(struct buf *b, const struct config *cfg, const struct to
          "client_recent_max_input_buffer:%zu\r\n"
          "client_recent_max_output_buffer:%zu\r\n"
          "blocked_clients:0\r\n"
-         "tracking_clients:0\r\n"
+         "tracking_clients:%llu\r\n"
          "clients_in_timeout_table:0\r\n",
-         (unsigned long long)tot->nconns, cfg->maxclients, tot->max_qbuf, tot->max_obuf);
+         (unsigned long long)tot->nconns, cfg->maxclients, tot->max_qbuf, tot->max_obuf,
+         (unsigned long long)tot->trk.clients);
 }
 
 static void add_memory(struct buf *b, const struct config *cfg, const struct totals *tot)
@@ -637,9 +647,9 @@ static void add_stats(struct buf *b, const struct totals *tot)
          "active_defrag_key_misses:0\r\n"
          "total_active_defrag_time:0\r\n"
          "current_active_defrag_time:0\r\n"
-         "tracking_total_keys:0\r\n"
-         "tracking_total_items:0\r\n"
-         "tracking_total_prefixes:0\r\n"
+         "tracking_total_keys:%llu\r\n"
+         "tracking_total_items:%llu\r\n"
+         "tracking_total_prefixes:%llu\r\n"
          "unexpected_error_replies:0\r\n"
          "total_error_replies:%llu\r\n"
          "dump_payload_sanitizations:0\r\n"
@@ -656,6 +666,8 @@ static void add_stats(struct buf *b, const struct totals *tot)
          (unsigned long long)tot->ks.evicted_keys, (unsigned long long)tot->ks.keyspace_hits,
          (unsigned long long)tot->ks.keyspace_misses, (unsigned long long)tot->pubsub_channels,
          (unsigned long long)tot->pubsub_patterns, (unsigned long long)tot->pubsubshard_channels,
+         (unsigned long long)tot->trk.keys, (unsigned long long)tot->trk.items,
+         (unsigned long long)tot->trk.prefixes, /* tracking */
          (unsigned long long)tot->total_error_replies,
          (unsigned long long)st->tx_retries);
 }

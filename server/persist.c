@@ -21,6 +21,7 @@
  *
  * Owns: snapshot, save job and loading state. */
 #include "server/persist.h"
+#include "server/function.h"
 #include "server/notify.h"
 #include "cluster/slot.h"
 #include "server/log.h"
@@ -166,6 +167,7 @@ struct save_job {
     int64_t start_ms;
     bool ok;
     char err[256];
+    struct fn_set *functions; /* the coordinator's libraries at the snapshot hop */
 };
 
 /* Written by the coordinator before the hop; read by the shards after it
@@ -306,6 +308,8 @@ static void snap_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     s->rdb_flags = strcmp(compress, "no") == 0 ? RDB_SAVE_NO_COMPRESS : 0;
     s->unencodable = 0;
     buf_init(&s->buf);
+    if (w->id == g_job->coordinator) /* libraries: the same on every shard at this hop */
+        g_job->functions = fn_set_ref((struct fn_set *)fn_current());
     atomic_store_explicit(&g_snap_dirty[w->id].v, atomic_load_explicit(&g_dirty[w->id].v, memory_order_relaxed),
                           memory_order_relaxed);
     char path[PATH_MAX_LEN + 64];
@@ -370,6 +374,7 @@ static void *file_thread(void *arg)
     struct buf b;
     buf_init(&b);
     rdb_write_header(&b);
+    fn_write_rdb(job->functions, &b);
     uint64_t crc = crc64_redis(0, b.data, b.len);
     bool ok = write_all(fd, b.data, b.len);
     char *chunk = mi_malloc(SEG_FLUSH_BYTES);
@@ -420,6 +425,8 @@ static void *file_thread(void *arg)
     }
     job->ok = true;
 out:
+    fn_set_unref(job->functions);
+    job->functions = NULL;
     for (int i = 0; i < g_nworkers; i++) {
         seg_path(seg, sizeof(seg), job->dir, i);
         unlink(seg);
@@ -754,6 +761,7 @@ struct load_batch {
 
 struct loader {
     struct load_batch *batch[MAX_THREADS];
+    struct fn_set *functions; /* FUNCTION2 libraries read so far */
     int ndb;
     bool reload;
     bool failed;
@@ -789,6 +797,7 @@ static void load_batch_msg(struct worker *w, struct msg *m)
 
 struct load_done {
     struct msg m;
+    struct fn_set *functions; /* a reference for this worker to install (NULL: keep) */
     struct save_job *job;
     bool failed;
     char err[512];
@@ -806,6 +815,9 @@ static void reload_reply_msg(struct worker *w, struct msg *m)
 static void load_done_msg(struct worker *w, struct msg *m)
 {
     struct load_done *d = (struct load_done *)m;
+    if (d->functions)
+        fn_install(d->functions);
+    d->functions = NULL;
     w->loading = false;
     if (atomic_fetch_sub(&g_load_workers_left, 1) != 1) {
         mi_free(d);
@@ -890,6 +902,16 @@ static bool on_key(void *arg, int db, struct entry *e)
     return true;
 }
 
+/* A FUNCTION2 library: compiled (to check it) into the loader's set, which
+ * every worker installs when loading ends. */
+static bool on_function(void *arg, const char *code, size_t len, char *err, size_t errlen)
+{
+    struct loader *l = arg;
+    if (!l->functions)
+        l->functions = fn_set_copy(NULL);
+    return fn_add_from_rdb(l->functions, code, len, false, err, errlen);
+}
+
 static void *loader_thread(void *arg)
 {
     struct loader *l = arg;
@@ -918,7 +940,8 @@ static void *loader_thread(void *arg)
     if (fd >= 0)
         close(fd);
     if (!l->failed) {
-        struct rdb_loader_cb cb = {.arg = l, .on_key = on_key, .on_aux = NULL};
+        struct rdb_loader_cb cb = {.arg = l, .on_key = on_key, .on_aux = NULL,
+                                   .on_function = on_function};
         char err[400] = "";
         if (!rdb_load_buffer(data ? data : "", len, mstime(), &cb, err, sizeof(err))) {
             if (!l->failed)
@@ -937,12 +960,18 @@ static void *loader_thread(void *arg)
     atomic_store(&g_loading_loaded, atomic_load(&g_loading_total));
     for (int i = 0; i < g_nworkers; i++)
         post_batch(l, i);
+    if (!l->functions)
+        l->functions = fn_set_copy(NULL);
     for (int i = 0; i < g_nworkers; i++) {
         struct load_done *d = mi_zalloc(sizeof(*d));
         d->m.fn = load_done_msg;
         d->failed = l->failed;
+        /* the file's libraries replace the old ones (DEBUG RELOAD) */
+        if (!l->failed)
+            d->functions = fn_set_ref(l->functions);
         persist_post(i, &d->m);
     }
+    fn_set_unref(l->functions);
     mi_free(l);
     return NULL;
 }

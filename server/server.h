@@ -26,6 +26,7 @@ struct worker;
 struct conn;
 struct cmd_ctx;
 struct mso;
+struct block_req;
 
 /* ---------- messages between workers ---------- */
 
@@ -90,6 +91,9 @@ struct command {
     /* keyless commands that must run on one particular thread (SCAN: the
      * owner of the cursor's slot) return that thread's id */
     int (*route)(const struct arg *argv, int argc);
+    /* a command that runs as another entry for these arguments (SORT with
+     * patterns reading other keys runs as a global operation); NULL: none */
+    const struct command *(*variant)(const struct command *cmd, const struct arg *argv, int argc);
     /* filled at startup */
     const struct command *parent;
     int id;
@@ -113,6 +117,9 @@ struct cmd_ctx {
     int nkeys;
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
+    bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
+    struct block_req *block;    /* blocking.h: NULL = may not block */
+    uint16_t track;         /* tracking.h: remember the keys read for this token (0: no) */
 };
 
 /* ---------- pending replies ---------- */
@@ -170,7 +177,9 @@ struct conn {
     bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
     void *pubsub;                   /* cmd_pubsub.c: subscriptions */
+    void *tracking;                 /* tracking.c: CLIENT TRACKING state */
     void *cluster;                  /* cluster/: READONLY, ASKING flags */
+    void *blocked;                  /* blocking.c: parked on keys */
     struct conn *prev, *next;       /* worker's connection list */
     struct conn *next_flush;
 };
@@ -217,7 +226,9 @@ struct worker {
     uint64_t rnd;
     void *pubsub;                /* cmd_pubsub.c: this thread's channel -> subscribers */
     void *watch;                 /* cmd_multi.c: this shard's watched keys */
+    void *tracking;              /* tracking.c: keys read by tracking clients, BCAST prefixes */
     void *cluster;               /* cluster/: this thread's view of the cluster config */
+    void *blocking;              /* blocking.c: this shard's parked clients, ready keys */
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
@@ -313,10 +324,12 @@ struct mso {
     int failed;
     bool scheduled;
     bool single;         /* all keys on one shard: no scheduling */
+    uint16_t track;      /* tracking.h: the client's read token */
     int64_t i64;         /* command state */
     int64_t i64b;
     void *state;
     struct buf scratch;
+    struct block_req *block;    /* blocking.h: NULL = may not block */
 };
 
 /* commands.c */
@@ -345,6 +358,7 @@ extern const struct command script_commands[];
 extern const struct command list_commands[];
 extern const struct command hash_commands[];
 extern const struct command set_commands[];
+extern const struct command sort_commands[];
 extern const struct command zset_commands[];
 extern const struct command geo_commands[];
 extern const struct command hll_commands[];

@@ -22,6 +22,7 @@
 #include "cluster/slot.h"
 #include "server/persist.h"
 #include "server/clock.h"
+#include "server/tracking.h" /* tracking: remember keys read */
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -96,6 +97,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
+        tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
         stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
         persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
@@ -112,9 +114,11 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         .nparts = 1,
         .parts = &part,
         .single = true,
+        .track = ctx->track, /* tracking */
     };
     buf_init(&part.out);
     run_mso_here(ctx, &t);
+    tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
     mso_free_state(&t);
     stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
@@ -127,7 +131,7 @@ void exec_command_here(struct worker *w, const struct command *cmd, int db, int 
 {
     struct cmd_ctx ctx = {
         .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
-        .now_ms = w->now_ms, .client_id = client_id,
+        .now_ms = w->now_ms, .client_id = client_id, .in_script = true,
     };
     ctx.r.b = out;
     ctx.r.resp = resp;
@@ -146,6 +150,7 @@ struct exec_op {
     int db;
     int resp;
     uint64_t client_id;
+    uint16_t track; /* tracking: the client's read token */
     int argc;
     struct arg *argv;
     int nkeys;
@@ -174,6 +179,7 @@ static struct exec_op *exec_op_new(struct conn *c, const struct command *cmd, in
     op->db = c->db;
     op->resp = c->resp;
     op->client_id = c->id;
+    op->track = tracking_token(c); /* tracking: the client's read token */
     op->argc = argc;
     op->nkeys = nkeys;
     buf_init(&op->out);
@@ -205,6 +211,7 @@ static void exec_op_run(struct worker *w, struct exec_op *op)
         .argv = op->argv,
         .now_ms = w->now_ms,
         .client_id = op->client_id,
+        .track = op->track, /* tracking */
     };
     ctx.r.b = &op->out;
     ctx.r.resp = op->resp;
@@ -260,6 +267,7 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
                 .argv = argv,
                 .now_ms = w->now_ms,
                 .client_id = c->id,
+                .track = tracking_token(c), /* tracking: the client's read token */
             };
             ctx.r.b = conn_begin_reply(c, &pend);
             ctx.r.resp = c->resp;
@@ -411,11 +419,14 @@ void mso_run_part(struct worker *w, struct mso *t, int part, int hop)
         .client_id = t->client_id,
         .keyidx = pt->keyidx,
         .nkeys = pt->nkeys,
+        .track = t->track, /* tracking */
     };
     ctx.r.b = &pt->out;
     ctx.r.resp = t->resp;
     persist_before_command(w, t->cmd, t->argv, pt->keyidx, pt->nkeys, t->ops->global); /* snapshot COW */
     t->ops->hop(&ctx, t, part, hop);
+    if (hop == 0)
+        tracking_remember_keys(&ctx, pt->keyidx, pt->nkeys); /* tracking: keys read by a tracking client */
 }
 
 static void mso_run_hop(struct worker *w, struct mso_shard *ms)
@@ -581,6 +592,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->db = c->db;
     t->resp = c->resp;
     t->client_id = c->id;
+    t->track = tracking_token(c); /* tracking: the client's read token */
     t->coordinator = w->id;
     t->argc = argc;
     t->argmem = mi_malloc(args_bytes(argc, argv));

@@ -6,6 +6,7 @@
 #include "server/clock.h"
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: keyspace events */
+#include "server/tracking.h" /* tracking: invalidation */
 
 #include <ctype.h>
 #include <errno.h>
@@ -126,6 +127,7 @@ void db_touch(struct cmd_ctx *c, struct entry *e)
 void db_signal_modified(struct cmd_ctx *c, const struct arg *key)
 {
     multi_touch(c->w, c->db, key->p, key->len); /* multi: WATCH sees the write */
+    tracking_key_modified(c->w, c->client_id, key->p, key->len); /* tracking: invalidate */
 }
 
 double g_usec_per_tick = 0.001;

@@ -1,7 +1,7 @@
 /* server/worker.c — one worker per thread: its io loop, its shard, its
  * mailboxes. Messages to another worker go through that pair's SPSC ring
- * (overflowing into a local list when full) and wake the target (an eventfd
- * write, io/loop.c) only when it announced sleep. Messages to self go to a local list.
+ * (overflowing into a local list when full) and wake the target (io_loop_wake)
+ * only when it announced sleep. Messages to self go to a local list.
  * Owns: thread start/stop, message delivery, the periodic tick.
  * Must not execute commands itself: it hands messages to their fn. */
 #include "server/server.h"
@@ -9,6 +9,7 @@
 #include "server/script.h"
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: pubsub_worker_init */
+#include "server/tracking.h" /* tracking: hooks */
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -152,6 +153,7 @@ static bool worker_poll(void *arg)
 static void worker_before_sleep(void *arg)
 {
     struct worker *w = arg;
+    tracking_before_sleep(w); /* tracking: batched invalidations */
     conn_flush_all(w);
     flush_outboxes(w);
 }
@@ -159,8 +161,13 @@ static void worker_before_sleep(void *arg)
 static bool worker_has_work(void *arg)
 {
     struct worker *w = arg;
-    if (w->local_head || outboxes_pending(w))
+    if (w->local_head || outboxes_pending(w) || w->flush_list)
         return true;
+    /* sent after before_sleep (e.g. by a deferred on_sent that resumed a
+     * connection): the target was never woken; flush before sleeping */
+    for (int to = 0; to < g_nworkers; to++)
+        if (w->wake_needed[to])
+            return true;
     for (int from = 0; from < g_nworkers; from++)
         if (from != w->id && !spsc_empty(&w->inbox[from]))
             return true;
@@ -233,6 +240,7 @@ static void *worker_main(void *arg)
     config_apply_type_limits(&w->cfg);
     persist_worker_init(w);
     pubsub_worker_init(w); /* pubsub: "expired" keyspace events */
+    tracking_worker_init(w); /* tracking: invalidate expired keys */
     char name[16];
     snprintf(name, sizeof(name), "darter-w%d", w->id);
     pthread_setname_np(pthread_self(), name);

@@ -295,6 +295,12 @@ void rdb_write_header(struct buf *b)
     rdb_write_aux(b, "aof-base", "0", 1);
 }
 
+void rdb_write_function(struct buf *b, const char *code, size_t len)
+{
+    buf_appendc(b, (char)RDB_OPCODE_FUNCTION2);
+    rdb_write_string(b, code, len);
+}
+
 void rdb_write_select_db(struct buf *b, int db)
 {
     buf_appendc(b, (char)RDB_OPCODE_SELECTDB);
@@ -822,11 +828,22 @@ bool rdb_load_buffer(const char *data, size_t len, int64_t now_ms, const struct 
             in_fail(&in, at, "Pre-release function format (FUNCTION) not supported");
             goto out;
         case RDB_OPCODE_FUNCTION2: {
-            /* a function library: its code as one string; darter has no
-             * function engine yet, so it is skipped */
+            /* a function library: its whole code (shebang included) */
             struct rstr lib;
             if (!read_string(&in, &lib))
                 goto out;
+            if (!cb || !cb->on_function)
+                continue;
+            buf_clear(&scratch);
+            buf_reserve(&scratch, lib.len + 1);
+            if (!rstr_copy(&in, &lib, scratch.data))
+                goto out;
+            scratch.data[lib.len] = '\0';
+            char ferr[256] = "";
+            if (!cb->on_function(cb->arg, scratch.data, lib.len, ferr, sizeof(ferr))) {
+                in_fail(&in, at, "Failed loading library: %s", ferr);
+                goto out;
+            }
             continue;
         }
         case RDB_OPCODE_EOF:

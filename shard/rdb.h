@@ -70,6 +70,9 @@ void rdb_write_resize_db(struct buf *b, uint64_t keys, uint64_t expires);
 /* One key: optional EXPIRETIME_MS, then type byte, key string, value.
  * Returns false (and appends nothing) for a type it cannot encode. */
 bool rdb_write_entry(struct buf *b, struct entry *e);
+/* RDB_OPCODE_FUNCTION2 + the library's code (as Redis 7.0 saves each
+ * library, after the AUX fields and before the first SELECTDB). */
+void rdb_write_function(struct buf *b, const char *code, size_t len);
 /* EOF opcode + 8-byte little-endian CRC64 of everything before it. The caller
  * passes the CRC of all earlier bytes (crc64_redis(0, ...) chained over every
  * byte written so far); the function folds in the EOF byte itself. */
@@ -98,6 +101,9 @@ struct rdb_loader_cb {
      * expire already set on e; return false to stop */
     bool (*on_key)(void *arg, int db, struct entry *e);
     void (*on_aux)(void *arg, const char *k, size_t kl, const char *v, size_t vl);
+    /* a FUNCTION2 library: its code (NUL-terminated, valid during the call);
+     * return false with a message in err to stop loading */
+    bool (*on_function)(void *arg, const char *code, size_t len, char *err, size_t errlen);
 };
 
 /* Parse and verify (CRC64 when non-zero in the file). On error returns false
@@ -113,9 +119,9 @@ struct rdb_loader_cb {
  *    Duplicate keys are not detected here.
  *  - on_aux's k and v are NUL-terminated (k[kl] == v[vl] == 0), decoded from
  *    int/LZF encodings; valid only during the call.
- *  - FUNCTION2 libraries are skipped; MODULE_AUX, pre-GA FUNCTION and value
+ *  - FUNCTION2 libraries go to on_function (skipped when NULL); MODULE_AUX, pre-GA FUNCTION and value
  *    types without a decoder are errors. Bytes after the checksum are ignored.
- * Either callback may be NULL (keys are then freed). */
+ * Any callback may be NULL (keys are then freed). */
 bool rdb_load_buffer(const char *data, size_t len, int64_t now_ms, const struct rdb_loader_cb *cb,
                      char *err, size_t errlen);
 

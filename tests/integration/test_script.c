@@ -156,7 +156,7 @@ Test(script, errors_and_sandbox)
     expect_error(eval0(c, "return b"),
                  "ERR user_script:1: Script attempted to access nonexistent global variable 'b' script: "
                  "816510dfadab6b5fbade21d62972b3b4ab4b5cca, on @user_script:1.");
-    expect_error_prefix(eval0(c, "a = 1"), "ERR user_script:1: Attempt to modify a readonly table: Script attempted to create global variable 'a'");
+    expect_error_prefix(eval0(c, "a = 1"), "ERR user_script:1: Attempt to modify a readonly table script: ");
     expect_error_prefix(eval0(c, "return os.time()"), "ERR user_script:1: Script attempted to access nonexistent global variable 'os'");
     expect_error_prefix(eval0(c, "return io"), "ERR user_script:1: Script attempted to access nonexistent global variable 'io'");
     expect_error_prefix(eval0(c, "return loadfile"), "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'");
