@@ -10,12 +10,11 @@
 #include "shard/t_stream.h"
 #include "shard/types.h"
 
-#if __has_include("server/blocking.h")
 #include "server/blocking.h" /* blocking: XREAD/XREADGROUP BLOCK */
-#define XREAD_CAN_BLOCK 1
-#else
-#define XREAD_CAN_BLOCK 0
-#endif
+
+/* blocking: until the blocking layer's shard side is in the tree this
+ * symbol may be missing; a weak reference keeps the build linking. */
+#pragma weak blocking_signal_key
 
 #include <ctype.h>
 #include <errno.h>
@@ -818,15 +817,7 @@ static struct xread_part *xread_part_new(int nkeys)
     return xp;
 }
 
-static bool xread_serving(const struct mso *t)
-{
-#if XREAD_CAN_BLOCK
-    return blocking_mso_serving(t);
-#else
-    (void)t;
-    return false;
-#endif
-}
+static bool xread_serving(const struct mso *t) { return blocking_mso_serving(t); }
 
 /* A parked XREAD/XREADGROUP runs again: a key that vanished or changed type
  * is "nothing" for XREAD and an error for XREADGROUP, as Redis's
@@ -851,12 +842,8 @@ static const char *xread_serving_error(struct cmd_ctx *c, const struct xread_arg
  * entry while it still walks it when its last waiter leaves without a write. */
 static void keep_ready_key(struct cmd_ctx *c, int ki)
 {
-#if XREAD_CAN_BLOCK
-    blocking_signal_key(c->w, c->db, c->argv[ki].p, c->argv[ki].len);
-#else
-    (void)c;
-    (void)ki;
-#endif
+    if (blocking_signal_key)
+        blocking_signal_key(c->w, c->db, c->argv[ki].p, c->argv[ki].len);
 }
 
 static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -934,7 +921,6 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
  * with "$" replaced by what it meant now. */
 static void xread_maybe_block(struct mso *t)
 {
-#if XREAD_CAN_BLOCK
     int64_t timeout = t->parts[0].count2;
     if (timeout < 0 || !blocking_mso_may_block(t))
         return;
@@ -947,20 +933,9 @@ static void xread_maybe_block(struct mso *t)
         }
     }
     blocking_mso_block(t, timeout);
-#else
-    (void)t;
-#endif
 }
 
-static bool xread_blocked(const struct mso *t)
-{
-#if XREAD_CAN_BLOCK
-    return blocking_mso_blocked(t);
-#else
-    (void)t;
-    return false;
-#endif
-}
+static bool xread_blocked(const struct mso *t) { return blocking_mso_blocked(t); }
 
 static int xread_next(struct mso *t, int hop)
 {
