@@ -53,7 +53,7 @@ static void compare_one(struct raw *d, struct raw *rr, const char *line)
 
 static const char *const script[] = {
     "FLUSHALL",
-    "ZADD zset 1 a 5 b 2 c 10 d 3 e",
+    "ZADD zset 1 a 5 b 2 c 10 d 3 e", "SADD s 3 1 2 10 -1",
     "OBJECT ENCODING zset",
     "SORT zset ALPHA", "SORT zset ALPHA DESC", "SORT zset BY nosort", "SORT zset BY nosort ASC",
     "SORT zset BY nosort DESC", "OBJECT ENCODING zset",
@@ -64,6 +64,9 @@ static const char *const script[] = {
     "SORT zset BY constant DESC LIMIT 1 3",
     "SORT_RO zset BY nosort DESC LIMIT 1 2", "SORT_RO zset ALPHA LIMIT 1 2",
     "SORT zset", "SORT zset LIMIT 0 2",
+    "EVAL return(redis.call('sort',KEYS[1],'by','nosort','desc')) 1 zset",
+    "EVAL return(redis.call('sort',KEYS[1],'by','nosort','limit','1','2')) 1 zset",
+    "EVAL return(redis.call('sort',KEYS[1],'by','nosort')) 1 s",
     "MSET w_a 5 w_b 1 w_c 4 w_d 2 w_e 3 n_a A n_b B n_c C n_d D",
     "HSET h_a f 50 h_b f 10 h_c f 40 h_d f 20",
     "SORT zset BY w_*", "SORT zset BY w_* DESC", "SORT zset BY w_* LIMIT 1 2",
@@ -76,7 +79,7 @@ static const char *const script[] = {
     "SORT nokey", "SORT nokey BY nosort LIMIT 0 1",
     "SORT zset LIMIT", "SORT zset LIMIT x 1", "SORT zset FOO", "SORT_RO zset STORE x",
     "SET str x", "SORT str",
-    "SADD s 3 1 2", "SORT s", "SORT s DESC LIMIT 0 2",
+    "SORT s", "SORT s DESC LIMIT 0 2",
     "ZADD same 1 b 1 a 1 c 0 z", "SORT same BY nosort", "SORT same BY nosort DESC LIMIT 0 3", "SORT same ALPHA",
     NULL,
 };
