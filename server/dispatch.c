@@ -10,6 +10,7 @@
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/tracking.h" /* tracking: CLIENT CACHING lifetime */
+#include "server/busy.h" /* busy: -BUSY while a script runs long */
 
 #include <ctype.h>
 #include <mimalloc.h>
@@ -140,6 +141,8 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
 {
     const char *err = NULL;
     struct worker *w = c->w;
+    if (w->busy && busy_refuse(c, argc, argv)) /* busy: a script past busy-reply-threshold */
+        return;
     w->stats.total_commands++;
     if (c->multi && multi_dispatch(c, argc, argv)) /* multi: queue inside MULTI */
         return;

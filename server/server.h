@@ -69,6 +69,7 @@ struct mso_ops {
     void (*reply)(struct mso *t, struct reply *r);
     bool global;   /* every shard, lock everything */
     bool no_lock;  /* read-only sampling that needs no isolation (SCAN-like) */
+    bool yields;   /* may run long (scripts): always run from the loop's mailbox, never inline */
 };
 
 typedef void (*cmd_handler)(struct cmd_ctx *c);
@@ -232,6 +233,8 @@ struct worker {
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
+    void *busy;                  /* busy.c: the script past busy-reply-threshold (NULL: none) */
+    _Atomic uint32_t script_ctl; /* busy.c: this thread's running script, read by SCRIPT KILL anywhere */
 };
 
 /* Set once at startup, read-only afterwards. */
@@ -250,6 +253,10 @@ int64_t ustime(void);
 
 /* worker.c */
 void worker_send(struct worker *from, int to, struct msg *m);
+/* Send and wake the target at once (the caller will not return to its loop soon). */
+void worker_send_now(struct worker *from, int to, struct msg *m);
+/* busy.c: from inside a long script, serve this thread's sockets and mailboxes. */
+void worker_serve_while_busy(struct worker *w);
 struct worker *worker_self(void);
 void worker_start_all(void);
 void worker_join_all(void);
@@ -281,6 +288,8 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys);
 void shard_process_queue(struct worker *w);
+/* busy.c: answer the single-shard commands queued on this shard with `err` */
+void exec_reject_queued(struct worker *w, const char *err);
 /* scripts (cmd_script.c): a whole command on this thread now, into `out` */
 void exec_command_here(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
                        int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out);
