@@ -39,6 +39,7 @@
 #include "server/script.h"
 #include "server/function.h"
 #include "server/busy.h" /* busy: the count hook, SCRIPT KILL */
+#include "server/monitor.h" /* monitor: commands called by scripts */
 #include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
@@ -863,6 +864,8 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return KILLED_MSG;
     }
     run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
+    if (!(cmd->flags & (CMD_ADMIN | CMD_SKIP_MONITOR)))
+        monitor_feed(run->w, NULL, run->db, argc, argv); /* monitor: "[db lua]" */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {

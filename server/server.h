@@ -144,6 +144,7 @@ enum conn_flag {
     CONN_CLOSE_AFTER_REPLY = 1u << 1,
     CONN_UNIX = 1u << 2,
     CONN_PEER_EOF = 1u << 3,
+    CONN_MONITOR = 1u << 4,      /* cmd_monitor.c: in MONITOR mode */
 };
 
 struct conn {
@@ -233,6 +234,7 @@ struct worker {
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
+    void *monitor;               /* cmd_monitor.c: monitors here and per thread, this iteration's lines */
     void *busy;                  /* busy.c: the script past busy-reply-threshold (NULL: none) */
     _Atomic uint32_t script_ctl; /* busy.c: this thread's running script, read by SCRIPT KILL anywhere */
 };
@@ -372,6 +374,7 @@ extern const struct command zset_commands[];
 extern const struct command geo_commands[];
 extern const struct command hll_commands[];
 extern const struct command stream_commands[];
+extern const struct command monitor_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);

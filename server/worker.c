@@ -10,6 +10,7 @@
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: pubsub_worker_init */
 #include "server/tracking.h" /* tracking: hooks */
+#include "server/monitor.h" /* monitor: batched lines */
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -187,6 +188,7 @@ void worker_serve_while_busy(struct worker *w)
     poll_messages(w);
     io_loop_poll_events(w->loop);
     tracking_before_sleep(w);
+    monitor_flush(w);
     conn_flush_all(w);
     flush_outboxes(w);
     io_loop_flush(w->loop);
@@ -196,6 +198,7 @@ static void worker_before_sleep(void *arg)
 {
     struct worker *w = arg;
     tracking_before_sleep(w); /* tracking: batched invalidations */
+    monitor_flush(w); /* monitor: this iteration's lines to the monitors' threads */
     conn_flush_all(w);
     flush_outboxes(w);
 }
