@@ -240,7 +240,7 @@ void monitor_conn_gone(struct conn *c)
 static void cmd_monitor(struct cmd_ctx *c)
 {
     struct conn *conn = c->conn;
-    if (!conn || conn->paused) {
+    if (!conn || c->in_exec || c->in_script) {
         /* run by EXEC (the connection waits for it): a client in a
          * transaction expects one reply per command */
         reply_error(&c->r, "ERR MONITOR isn't allowed for DENY BLOCKING client");

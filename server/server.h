@@ -119,6 +119,7 @@ struct cmd_ctx {
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
     bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
+    bool in_exec;           /* run by EXEC (cmd_multi.c): MONITOR refuses */
     struct block_req *block;    /* blocking.h: NULL = may not block */
     uint16_t track;         /* tracking.h: remember the keys read for this token (0: no) */
 };
