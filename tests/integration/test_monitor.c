@@ -12,6 +12,8 @@
 
 #define NLINES 8
 
+TestSuite(monitor, .timeout = 120);
+
 static void run_commands(const struct server *s)
 {
     for (int i = 0; i < 4; i++) { /* several connections: several threads */
@@ -56,7 +58,7 @@ static void collect(const struct server *s, char lines[NLINES][512])
     redisFree(m);
 }
 
-Test(monitor, lines_match_redis, .timeout = 120)
+Test(monitor, lines_match_redis)
 {
     struct server d, rd;
     server_start(&d, 4, NULL);
@@ -65,12 +67,12 @@ Test(monitor, lines_match_redis, .timeout = 120)
     collect(&d, dl);
     collect(&rd, rl);
     for (int i = 0; i < NLINES; i++)
-        cr_expect_str_eq(dl[i], rl[i], "line %d", i);
+        cr_assert_str_eq(dl[i], rl[i]);
     server_stop_clean(&d);
     server_stop(&rd);
 }
 
-Test(monitor, reset_leaves_monitor_mode_and_multi_refuses, .timeout = 60)
+Test(monitor, reset_leaves_monitor_mode_and_multi_refuses)
 {
     struct server d;
     server_start(&d, 4, NULL);

@@ -292,7 +292,7 @@ static struct server bsrv;
 static void busy_up(void) { server_start(&bsrv, 4, NULL); }
 static void busy_down(void) { server_stop(&bsrv); }
 
-TestSuite(script_busy, .init = busy_up, .fini = busy_down, .timeout = 120);
+TestSuite(script_busy, .init = busy_up, .fini = busy_down, .timeout = 300);
 
 /* Send a command without waiting for its reply (the script will not answer yet). */
 static void send_only(redisContext *c, const char *script)
