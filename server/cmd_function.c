@@ -372,6 +372,10 @@ static void fcall_run(struct worker *w, struct mso *t, struct reply *r)
         reply_error(r, "ERR Number of keys can't be negative");
         return;
     }
+    if ((f->flags & FN_NO_CLUSTER) && w->cfg.cluster_enabled) {
+        reply_error(r, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+        return;
+    }
     if (ro_cmd && !(f->flags & FN_NO_WRITES)) {
         reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
         return;

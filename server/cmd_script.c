@@ -60,11 +60,14 @@
 #include <strings.h>
 
 #define NBUCKETS 1024
+/* A script without a shebang: Redis's legacy EVAL mode (no declared flags). */
+#define SCRIPT_COMPAT (1u << 31)
 
 struct sentry {
     char sha[41];
     char *body;
     size_t len;
+    unsigned flags; /* the shebang's FN_* flags, or SCRIPT_COMPAT without one */
     struct sentry *next;
 };
 
@@ -117,10 +120,11 @@ static struct sentry *cache_find(struct lstate *ls, const char *sha)
     return NULL;
 }
 
-static void cache_add(struct lstate *ls, const char *sha, const char *body, size_t len)
+static void cache_add(struct lstate *ls, const char *sha, const char *body, size_t len, unsigned flags)
 {
     struct sentry *e = mi_zalloc(sizeof(*e));
     memcpy(e->sha, sha, 41);
+    e->flags = flags;
     e->body = mi_malloc(len + 1);
     memcpy(e->body, body, len);
     e->body[len] = 0;
@@ -621,6 +625,24 @@ static void ls_flush(void)
     ls->L = NULL;
 }
 
+size_t script_cache_count(void) { return tl_ls ? tl_ls->nscripts : 0; }
+
+size_t script_cache_list(struct script_cached *out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; tl_ls && i < NBUCKETS; i++)
+        for (struct sentry *e = tl_ls->tab[i]; e && n < cap; e = e->next, n++) {
+            memcpy(out[n].sha, e->sha, 40);
+            out[n].bytes = sizeof(*e) + mi_usable_size(e->body);
+        }
+    return n;
+}
+
+size_t script_vm_memory(void)
+{
+    return tl_ls && tl_ls->L ? (size_t)lua_gc(tl_ls->L, LUA_GCCOUNT, 0) * 1024 : 0; /* Redis's KB granularity */
+}
+
 /* The worker is stopping: close its Lua state and drop its script cache. */
 void script_thread_done(void)
 {
@@ -628,6 +650,149 @@ void script_thread_done(void)
     ls_flush();
     mi_free(tl_ls);
     tl_ls = NULL;
+}
+
+/* ---------- the EVAL shebang ---------- */
+
+/* One word of the shebang line as Redis's sdssplitargs splits it: blanks
+ * separate words, double quotes take C escapes (\xHH, \n, ...), single
+ * quotes take \', a closing quote must end the word. Writes the word into
+ * out (as long as the line at most). Returns 1 with a word, 0 at the end, -1
+ * on unbalanced quotes. */
+static int shebang_word(const char **pp, const char *end, char *out, size_t *outlen)
+{
+    const char *p = *pp;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (p >= end)
+        return 0;
+    size_t n = 0;
+    int quote = 0; /* 0, '"' or '\'' */
+    for (;;) {
+        if (quote == '"') {
+            if (p >= end)
+                return -1;
+            if (*p == '\\' && p + 3 < end && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+                isxdigit((unsigned char)p[3])) {
+                char hex[3] = {p[2], p[3], 0};
+                out[n++] = (char)strtol(hex, NULL, 16);
+                p += 4;
+                continue;
+            }
+            if (*p == '\\' && p + 1 < end) {
+                char c = p[1];
+                out[n++] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'b' ? '\b' : c == 'a' ? '\a' : c;
+                p += 2;
+                continue;
+            }
+            if (*p == '"') {
+                if (p + 1 < end && !isspace((unsigned char)p[1]))
+                    return -1;
+                quote = 0;
+                p++;
+                break;
+            }
+            out[n++] = *p++;
+        } else if (quote == '\'') {
+            if (p >= end)
+                return -1;
+            if (*p == '\\' && p + 1 < end && p[1] == '\'') {
+                out[n++] = '\'';
+                p += 2;
+                continue;
+            }
+            if (*p == '\'') {
+                if (p + 1 < end && !isspace((unsigned char)p[1]))
+                    return -1;
+                quote = 0;
+                p++;
+                break;
+            }
+            out[n++] = *p++;
+        } else {
+            if (p >= end || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == 0)
+                break;
+            if (*p == '"' || *p == '\'') {
+                quote = *p++;
+                continue;
+            }
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    *outlen = n;
+    *pp = p;
+    return 1;
+}
+
+/* flags=a,b,... as Redis splits it: empty means none, every comma splits. */
+static bool shebang_flags(const char *list, size_t len, unsigned *flags, char *err, size_t errlen)
+{
+    const char *p = list, *end = list + len;
+    while (len && p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        size_t n = (size_t)(stop - p);
+        unsigned bit = 0;
+        for (int i = 0; i < FN_NFLAGS && !bit; i++)
+            if (strlen(fn_flag_names[i]) == n && memcmp(fn_flag_names[i], p, n) == 0)
+                bit = 1u << i;
+        if (!bit) {
+            snprintf(err, errlen, "Unexpected flag in script shebang: %.*s", (int)(n > 200 ? 200 : n), p);
+            return false;
+        }
+        *flags |= bit;
+        p = stop + 1;
+    }
+    return true;
+}
+
+/* Redis's evalExtractShebangFlags: a body without "#!" runs in the legacy
+ * mode (SCRIPT_COMPAT); "#!lua [flags=...]" declares its flags. *skip is the
+ * shebang's length (its newline is kept so line numbers hold). On error
+ * writes Redis's text (without "ERR ") into err. */
+static bool shebang_parse(const char *body, size_t len, unsigned *flags, size_t *skip, char *err, size_t errlen)
+{
+    *flags = SCRIPT_COMPAT;
+    *skip = 0;
+    if (len < 2 || body[0] != '#' || body[1] != '!')
+        return true;
+    const char *nul = memchr(body, 0, len); /* Redis reads the body as a C string */
+    const char *nl = memchr(body, '\n', nul ? (size_t)(nul - body) : len);
+    if (!nl) {
+        snprintf(err, errlen, "Invalid script shebang");
+        return false;
+    }
+    const char *p = body, *end = nl;
+    char *word = mi_malloc((size_t)(end - body) + 1);
+    size_t wl;
+    bool ok = true;
+    int got = shebang_word(&p, end, word, &wl);
+    if (got <= 0) {
+        snprintf(err, errlen, "Invalid engine in script shebang");
+        ok = false;
+    } else if (strcmp(word, "#!lua") != 0) {
+        snprintf(err, errlen, "Unexpected engine in script shebang: %.200s", word);
+        ok = false;
+    }
+    unsigned f = 0;
+    while (ok && (got = shebang_word(&p, end, word, &wl)) != 0) {
+        if (got < 0) {
+            snprintf(err, errlen, "Invalid engine in script shebang");
+            ok = false;
+        } else if (wl >= 6 && memcmp(word, "flags=", 6) == 0) {
+            ok = shebang_flags(word + 6, wl - 6, &f, err, errlen);
+        } else {
+            snprintf(err, errlen, "Unknown lua shebang option: %.200s", word);
+            ok = false;
+        }
+    }
+    mi_free(word);
+    if (ok) {
+        *flags = f;
+        *skip = (size_t)(nl - body);
+    }
+    return ok;
 }
 
 /* Compile body as f_<sha> in this thread's state and cache it. On failure
@@ -643,20 +808,12 @@ static bool script_define(struct lstate *ls, const char *sha, const char *body, 
     if (have)
         return true;
     size_t skip = 0;
-    if (len >= 2 && body[0] == '#' && body[1] == '!') {
-        /* shebang: keep the newline so line numbers hold; flags not supported */
-        const char *nl = memchr(body, '\n', len);
-        if (!nl) {
-            if (r)
-                reply_error(r, "ERR Invalid script shebang");
-            return false;
-        }
-        if (strncmp(body, "#!lua", 5) != 0 || (body[5] != ' ' && body[5] != '\n')) {
-            if (r)
-                reply_errorf(r, "ERR Unexpected engine in script shebang: %.*s", (int)(nl - body - 2), body + 2);
-            return false;
-        }
-        skip = (size_t)(nl - body);
+    unsigned flags = 0;
+    char err[256];
+    if (!shebang_parse(body, len, &flags, &skip, err, sizeof(err))) {
+        if (r)
+            reply_errorf(r, "ERR %s", err);
+        return false;
     }
     if (len > skip && body[skip] == LUA_SIGNATURE[0]) {
         if (r)
@@ -671,7 +828,7 @@ static bool script_define(struct lstate *ls, const char *sha, const char *body, 
     }
     lua_setfield(L, LUA_REGISTRYINDEX, fname);
     if (!cache_find(ls, sha))
-        cache_add(ls, sha, body, len);
+        cache_add(ls, sha, body, len, flags);
     return true;
 }
 
@@ -1317,6 +1474,24 @@ static bool fetch_remote_body(struct worker *w, const char *sha, char **body, si
     return false;
 }
 
+/* Redis's scriptPrepareForRun checks for a script that declared its flags
+ * (a legacy script only runs read-only under EVAL_RO / EVALSHA_RO). */
+static bool eval_flags_allow(struct worker *w, unsigned flags, bool *ro, struct reply *r)
+{
+    if (flags & SCRIPT_COMPAT)
+        return true;
+    if ((flags & FN_NO_CLUSTER) && w->cfg.cluster_enabled) {
+        reply_error(r, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+        return false;
+    }
+    if (!(flags & FN_NO_WRITES) && *ro) {
+        reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    *ro = (flags & FN_NO_WRITES) != 0;
+    return true;
+}
+
 /* The whole script on this (the coordinator) thread; every shard is held. */
 static void eval_run(struct worker *w, struct mso *t, struct reply *r)
 {
@@ -1380,6 +1555,11 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
             return;
         }
         lua_getfield(L, LUA_REGISTRYINDEX, fname);
+    }
+    struct sentry *e = cache_find(ls, sha);
+    if (!eval_flags_allow(w, e ? e->flags : SCRIPT_COMPAT, &ro, r)) {
+        lua_pop(L, 2);
+        return;
     }
     script_invoke(w, t, L, sha, false, ro, r);
 }

@@ -35,5 +35,18 @@ int script_l_readonly(lua_State *L);
 /* Replace the table on top of the stack by a read-only proxy of it. */
 void script_make_readonly(lua_State *L);
 
+/* INFO memory: one cached script of a thread (scripts are cached per
+ * thread, so the coordinator counts distinct SHA1s). */
+struct script_cached {
+    char sha[40];
+    size_t bytes; /* its cache entry and body */
+};
+/* This thread's cached scripts. */
+size_t script_cache_count(void);
+/* Fill out[0..cap) with this thread's cached scripts; returns how many. */
+size_t script_cache_list(struct script_cached *out, size_t cap);
+/* Bytes this thread's EVAL Lua state uses (0 before its first script). */
+size_t script_vm_memory(void);
+
 /* function.c: the function libraries (see function.h). */
 #endif

@@ -183,6 +183,59 @@ Test(script, errors_and_sandbox)
     redisFree(c);
 }
 
+/* EVAL's "#!lua" shebang, as Redis 7.0's evalExtractShebangFlags parses it. */
+Test(script, eval_shebang_flags)
+{
+    redisContext *c = hconnect(&srv);
+    expect_int(eval0(c, "#!lua\nreturn 1"), 1);
+    expect_int(eval0(c, "#!lua flags=\nreturn 2"), 2);
+    expect_int(eval0(c, "#!lua   flags=no-writes,allow-oom  \nreturn 3"), 3);
+    expect_int(eval0(c, "#!lua \"flags=no-writes\"\nreturn 4"), 4);
+    expect_error(eval0(c, "#!not-lua\nreturn 1"), "ERR Unexpected engine in script shebang: #!not-lua");
+    expect_error(eval0(c, "#!lua badger=data\nreturn 1"), "ERR Unknown lua shebang option: badger=data");
+    expect_error(eval0(c, "#!lua flags=allow-oom,what?\nreturn 1"), "ERR Unexpected flag in script shebang: what?");
+    expect_error(eval0(c, "#!lua flags=NO-WRITES\nreturn 1"), "ERR Unexpected flag in script shebang: NO-WRITES");
+    expect_error(eval0(c, "#!lua flags=no-writes,,allow-oom\nreturn 1"), "ERR Unexpected flag in script shebang: ");
+    expect_error(eval0(c, "#!lua return 1"), "ERR Invalid script shebang");
+    expect_error(eval0(c, "#!lua \"flags=no-writes\nreturn 1"), "ERR Invalid engine in script shebang");
+    expect_error(hcmd(c, "SCRIPT LOAD %s", "#!lua what\nreturn 1"), "ERR Unknown lua shebang option: what");
+    /* the newline stays: line numbers are the user's */
+    redisReply *r = eval0(c, "#!lua\nerror('x')");
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "user_script:2:") != NULL, "%s", r->str);
+    freeReplyObject(r);
+    /* no-writes: writes refused, reads fine (keys on another thread too) */
+    expect_status(hcmd(c, "SET %s v", kb), "OK");
+    const char *nw[] = {"EVAL", "#!lua flags=no-writes\nredis.call('set',KEYS[1],1)\nreturn 1", "1", ka};
+    expect_error(hcmdv(c, 4, nw, NULL), "ERR Write commands are not allowed from read-only scripts. script: "
+                                          "0be178324fdf53b7f5adcfe1a5a2aa4766a34d4c, on @user_script:2.");
+    const char *rd[] = {"EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", kb};
+    expect_bulk(hcmdv(c, 4, rd, NULL), "v");
+    /* *_ro: a script declaring flags without no-writes is refused up front;
+     * a legacy script (no shebang) runs read-only */
+    const char *ro1[] = {"EVAL_RO", "#!lua\nreturn 1", "0"};
+    expect_error(hcmdv(c, 3, ro1, NULL), "ERR Can not execute a script with write flag using *_ro command.");
+    const char *ro2[] = {"EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", kb};
+    expect_bulk(hcmdv(c, 4, ro2, NULL), "v");
+    const char *ro3[] = {"EVAL_RO", "return 5", "0"};
+    expect_int(hcmdv(c, 3, ro3, NULL), 5);
+    /* EVALSHA keeps the flags, from a connection on any thread */
+    r = hcmd(c, "SCRIPT LOAD %s", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],1)");
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    char sha[41];
+    snprintf(sha, sizeof(sha), "%s", r->str);
+    freeReplyObject(r);
+    for (int i = 0; i < 6; i++) {
+        redisContext *o = hconnect(&srv);
+        r = hcmd(o, "EVALSHA %s 1 %s", sha, kc);
+        cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+        cr_assert(strstr(r->str, "Write commands are not allowed from read-only scripts") != NULL, "%s", r->str);
+        freeReplyObject(r);
+        redisFree(o);
+    }
+    redisFree(c);
+}
+
 Test(script, keys_on_several_threads)
 {
     cr_assert_neq(key_thread(ka, 4), key_thread(kb, 4));
