@@ -175,7 +175,7 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
     bool monitored = !(cmd->flags & CMD_ADMIN) && (!(cmd->flags & CMD_SKIP_MONITOR) || (cmd->mso && cmd->mso->yields));
     if (cmd->flags & CMD_CONN) {
         exec_inline(c, cmd, argc, argv);
-        if (monitored && !c->closing)
+        if (monitored && !c->closing && !multi_exec_monitor_deferred(c)) /* multi: EXEC feeds itself when it ends */
             monitor_feed(w, c, c->db, argc, argv); /* after it ran: SELECT shows its new db */
         return;
     }

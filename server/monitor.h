@@ -18,6 +18,12 @@ static inline void monitor_feed(struct worker *w, const struct conn *c, int db, 
     if (monitor_active(w))
         monitor_feed_slow(w, c, db, argc, argv);
 }
+/* Does MONITOR show this command? As Redis, admin commands never; scripts
+ * (SKIP_MONITOR, but yielding) are, before their calls. */
+static inline bool monitor_shows(const struct command *cmd)
+{
+    return !(cmd->flags & CMD_ADMIN) && (!(cmd->flags & CMD_SKIP_MONITOR) || (cmd->mso && cmd->mso->yields));
+}
 /* Once per loop iteration: send the fed lines to the threads with monitors. */
 void monitor_flush(struct worker *w);
 /* QUIT / RESET / close: the connection stops monitoring. */

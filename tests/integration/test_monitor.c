@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NLINES 8
+#define NLINES 22
 
 TestSuite(monitor, .timeout = 120);
 
@@ -26,6 +26,23 @@ static void run_commands(const struct server *s)
     freeReplyObject(hcmd(c, "HELLO 2 AUTH default pw SETNAME n"));
     freeReplyObject(hcmd(c, "EVAL %s 1 x", "redis.call('set',KEYS[1],1) return redis.call('get',KEYS[1])"));
     freeReplyObject(hcmd(c, "CONFIG GET maxmemory")); /* admin: never shown */
+    redisFree(c);
+    /* EXEC's commands between MULTI and EXEC (keys on several threads, a
+     * SELECT inside), and a WATCH-aborted EXEC shows none of them */
+    c = hconnect(s);
+    const char *tx[] = {"MULTI", "SET k0 v", "GET k1", "INCR k2", "SELECT 3", "SET k3 v", "MSET k0 1 k1 2", "EXEC",
+                        "WATCH k0"};
+    for (size_t i = 0; i < sizeof(tx) / sizeof(tx[0]); i++)
+        freeReplyObject(hcmd(c, tx[i]));
+    redisContext *o = hconnect(s);
+    freeReplyObject(hcmd(o, "SELECT 3"));
+    freeReplyObject(hcmd(o, "SET k0 z"));
+    redisFree(o);
+    freeReplyObject(hcmd(c, "MULTI"));
+    freeReplyObject(hcmd(c, "GET k0"));
+    redisReply *r = hcmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
     redisFree(c);
 }
 
