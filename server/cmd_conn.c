@@ -349,7 +349,10 @@ struct kill_filter {
     bool skipme;
     bool legacy;
     const char *err;
+    char errbuf[160]; /* err when formatted */
 };
+
+static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static void kill_parse(struct mso *t, struct kill_filter *f)
 {
@@ -385,6 +388,11 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
             f->type = v;
         } else if (arg_eq(k, "user")) {
             f->user = v;
+            if (!arg_is_str(v, "default")) { /* the only user without ACLs */
+                snprintf(f->errbuf, sizeof(f->errbuf), "ERR No such user '%.*s'", (int)(v->len > 100 ? 100 : v->len), v->p);
+                f->err = f->errbuf;
+                return;
+            }
         } else if (arg_eq(k, "skipme")) {
             if (arg_eq(v, "yes"))
                 f->skipme = true;
@@ -401,7 +409,6 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
     }
 }
 
-static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_t me)
 {
@@ -414,8 +421,6 @@ static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_
     if (f->laddr && !arg_is_str(f->laddr, conn->laddr))
         return false;
     if (f->type && !conn_type_is(conn, f->type))
-        return false;
-    if (f->user && !arg_eq(f->user, "default"))
         return false;
     return true;
 }
