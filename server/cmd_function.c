@@ -387,7 +387,7 @@ static void fcall_run(struct worker *w, struct mso *t, struct reply *r)
         reply_error(r, "ERR Function not found");
         return;
     }
-    script_invoke(w, t, L, fname, true, (f->flags & FN_NO_WRITES) != 0, r);
+    script_invoke(w, t, L, fname, true, (f->flags & FN_NO_WRITES) != 0, (f->flags & FN_ALLOW_CROSS_SLOT) != 0, r);
 }
 
 static void fcall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)

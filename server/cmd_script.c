@@ -90,6 +90,8 @@ struct run {
     const struct arg *argv;
     bool killed;       /* SCRIPT KILL / FUNCTION KILL stopped it */
     bool read_called;  /* tracking: the script ran a readonly command */
+    bool one_slot;     /* cluster: keys must stay in one slot (no allow-cross-slot-keys) */
+    int slot;          /* cluster: the slot used so far, -1 none */
 };
 
 static _Thread_local struct lstate *tl_ls;
@@ -1000,6 +1002,26 @@ static void run_sub_mso(struct run *run, const struct command *cmd, int argc, st
 
 #define KILLED_MSG "Script killed by user with SCRIPT KILL..."
 
+/* Cluster mode, a script without allow-cross-slot-keys (Redis's
+ * scriptVerifyClusterState): every key it touches, declared or not, must
+ * hash to one slot. */
+static bool script_one_slot(struct run *run, const struct command *cmd, int argc, struct arg *argv)
+{
+    int keystack[64];
+    int *keys = argc <= 64 ? keystack : mi_malloc(sizeof(int) * (size_t)argc);
+    int nkeys = command_keys(cmd, argv, argc, keys, argc);
+    bool ok = true;
+    for (int i = 0; i < nkeys && ok; i++) {
+        int slot = (int)arg_slot(&argv[keys[i]]);
+        if (run->slot < 0)
+            run->slot = slot;
+        ok = run->slot == slot;
+    }
+    if (keys != keystack)
+        mi_free(keys);
+    return ok;
+}
+
 /* Run one command of a script into out (a RESP reply in `resp`). Returns an
  * error text (Redis's scriptCall rejections) or NULL. */
 static const char *script_exec(struct run *run, int argc, struct arg *argv, struct buf *out)
@@ -1020,6 +1042,8 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         run->killed = true; /* SCRIPT KILL came before the first write: it wins */
         return KILLED_MSG;
     }
+    if (run->one_slot && !script_one_slot(run, cmd, argc, argv))
+        return "Script attempted to access keys that do not hash to the same slot";
     run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
     if (!(cmd->flags & (CMD_ADMIN | CMD_SKIP_MONITOR)))
         monitor_feed(run->w, NULL, run->db, argc, argv); /* monitor: "[db lua]" */
@@ -1557,11 +1581,12 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
         lua_getfield(L, LUA_REGISTRYINDEX, fname);
     }
     struct sentry *e = cache_find(ls, sha);
-    if (!eval_flags_allow(w, e ? e->flags : SCRIPT_COMPAT, &ro, r)) {
+    unsigned flags = e ? e->flags : SCRIPT_COMPAT;
+    if (!eval_flags_allow(w, flags, &ro, r)) {
         lua_pop(L, 2);
         return;
     }
-    script_invoke(w, t, L, sha, false, ro, r);
+    script_invoke(w, t, L, sha, false, ro, flags & (SCRIPT_COMPAT | FN_ALLOW_CROSS_SLOT), r);
 }
 
 /* Lua instructions between two looks at the clock / kill flag (Redis's value). */
@@ -1592,7 +1617,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
  * into r and pops both. t->argv is "<cmd> <name> <numkeys> keys... args...",
  * numkeys already checked. */
 void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *name, bool fn_args, bool ro,
-                   struct reply *r)
+                   bool cross_slot, struct reply *r)
 {
     long long numkeys = 0;
     arg_to_ll(&t->argv[2], &numkeys);
@@ -1606,7 +1631,9 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
         set_array_global(L, "ARGV", args, nargs);
     }
     struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id,
-                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv};
+                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv,
+                      .one_slot = !cross_slot && w->cfg.cluster_enabled,
+                      .slot = numkeys > 0 ? (int)arg_slot(&keys[0]) : -1};
     run_begin(&run);
     busy_script_begin(w, !fn_args, name, t->argc, t->argv);
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);

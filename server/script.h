@@ -26,9 +26,11 @@ void script_push_error(lua_State *L, const char *msg);
 /* Stack: [error handler, function]. Runs it for the command in t->argv
  * ("<cmd> <name> <numkeys> keys... args...", numkeys already checked):
  * KEYS/ARGV as globals, or as the function's two arguments when fn_args.
- * `ro`: write commands are refused. Writes the reply into r, pops both. */
+ * `ro`: write commands are refused; `cross_slot`: in cluster mode its keys
+ * may hash to several slots (legacy EVAL, allow-cross-slot-keys). Writes the
+ * reply into r, pops both. */
 void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *name, bool fn_args, bool ro,
-                   struct reply *r);
+                   bool cross_slot, struct reply *r);
 /* Lua error handlers shared by both engines: _G guards. */
 int script_l_g_index(lua_State *L);
 int script_l_readonly(lua_State *L);

@@ -432,3 +432,34 @@ Test(script_busy, unkillable_after_write_then_shutdown_nosave)
     redisFree(runner);
     redisFree(admin);
 }
+
+/* Cluster mode: a script that declares flags must keep to one slot unless
+ * allow-cross-slot-keys (legacy scripts may cross slots); no-cluster
+ * refuses to run, as Redis 7.0's scriptPrepareForRun / scriptVerifyClusterState. */
+TestSuite(script_cluster, .timeout = 300);
+
+Test(script_cluster, shebang_flags_in_cluster_mode)
+{
+    struct server s;
+    server_start(&s, 4, "--cluster-enabled", "yes", NULL);
+    redisContext *c = hconnect(&s);
+    expect_status(hcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"), "OK");
+    const char *two = "redis.call('set','a',1) return redis.call('set','b',1)";
+    char body[256];
+    expect_status(hcmd(c, "EVAL %s 0", two), "OK");
+    snprintf(body, sizeof(body), "#!lua\n%s", two);
+    expect_error(hcmd(c, "EVAL %s 0", body), "ERR Script attempted to access keys that do not hash to the same slot "
+                                              "script: a225f514c1ad9d479f45b2714d192b6e1e8f8826, on @user_script:2.");
+    snprintf(body, sizeof(body), "#!lua flags=allow-cross-slot-keys\n%s", two);
+    expect_status(hcmd(c, "EVAL %s 0", body), "OK");
+    /* the declared key's slot counts */
+    redisReply *r = hcmd(c, "EVAL %s 1 a", "#!lua\nreturn redis.call('get','b')");
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "do not hash to the same slot") != NULL, "%s", r->str);
+    freeReplyObject(r);
+    expect_bulk(hcmd(c, "EVAL %s 1 {a}x", "#!lua\nreturn redis.call('get','a')"), "1");
+    expect_error(hcmd(c, "EVAL %s 0", "#!lua flags=no-cluster\nreturn 1"),
+                 "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    redisFree(c);
+    server_stop_clean(&s);
+}
