@@ -183,6 +183,42 @@ Test(script, errors_and_sandbox)
     redisFree(c);
 }
 
+static long long info_memory_field(redisContext *c, const char *field)
+{
+    redisReply *r = hcmd(c, "INFO memory");
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s:", field);
+    const char *p = strstr(r->str, pat);
+    cr_assert_not_null(p, "%s missing", field);
+    long long v = atoll(p + strlen(pat));
+    freeReplyObject(r);
+    return v;
+}
+
+/* INFO memory: scripts cached on several threads are counted once. */
+Test(script, info_memory_counts_distinct_scripts)
+{
+    redisContext *c = hconnect(&srv);
+    expect_status(hcmd(c, "SCRIPT FLUSH"), "OK");
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 0);
+    for (int i = 0; i < 8; i++) { /* the same two scripts from connections on every thread */
+        redisContext *o = hconnect(&srv);
+        freeReplyObject(hcmd(o, "SCRIPT LOAD %s", "return 'one'"));
+        freeReplyObject(eval0(o, "return 'two'"));
+        redisFree(o);
+    }
+    freeReplyObject(hcmd(c, "SCRIPT LOAD %s", "return 'three'"));
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 3);
+    cr_assert_gt(info_memory_field(c, "used_memory_vm_eval"), 0);
+    cr_assert_gt(info_memory_field(c, "used_memory_scripts_eval"), 0);
+    cr_assert_eq(info_memory_field(c, "used_memory_lua"), info_memory_field(c, "used_memory_vm_eval"));
+    expect_status(hcmd(c, "SCRIPT FLUSH ASYNC"), "OK");
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 0);
+    cr_assert_eq(info_memory_field(c, "used_memory_scripts_eval"), 0);
+    redisFree(c);
+}
+
 /* EVAL's "#!lua" shebang, as Redis 7.0's evalExtractShebangFlags parses it. */
 Test(script, eval_shebang_flags)
 {
@@ -441,7 +477,9 @@ TestSuite(script_cluster, .timeout = 300);
 Test(script_cluster, shebang_flags_in_cluster_mode)
 {
     struct server s;
-    server_start(&s, 4, "--cluster-enabled", "yes", NULL);
+    char dir[] = "/tmp/darter-script-cluster-XXXXXX"; /* its own nodes.conf */
+    cr_assert_not_null(mkdtemp(dir));
+    server_start(&s, 4, "--cluster-enabled", "yes", "--dir", dir, NULL);
     redisContext *c = hconnect(&s);
     expect_status(hcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"), "OK");
     const char *two = "redis.call('set','a',1) return redis.call('set','b',1)";
@@ -462,4 +500,8 @@ Test(script_cluster, shebang_flags_in_cluster_mode)
                  "ERR Can not run script on cluster, 'no-cluster' flag is set.");
     redisFree(c);
     server_stop_clean(&s);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/nodes.conf", dir);
+    unlink(path);
+    rmdir(dir);
 }
