@@ -865,8 +865,6 @@ void blocking_mso_park(struct worker *w, struct mso *t)
         bconn_stop(w, b, BR_TIMEOUT);
 }
 
-int64_t blocking_take_rerun_deadline(void) { return tl_rerun_deadline; }
-
 void blocking_mso_req_init(struct block_req *b)
 {
     b->mode = tl_rerun ? BLOCK_SERVING : BLOCK_MAY;

@@ -139,8 +139,6 @@ void blocking_conn_parked(struct conn *c, struct pending *pend, uint64_t wid, in
  * released): park notify-only waiters on every part's shard and take over
  * t->pend (set to NULL). */
 void blocking_mso_park(struct worker *w, struct mso *t);
-/* exec_mso: the deadline of the rerun in progress on this thread (0: none). */
-int64_t blocking_take_rerun_deadline(void);
 /* exec_mso: set up a CMD_BLOCKING mso's request: BLOCK_MAY, or for the rerun
  * of a woken client BLOCK_SERVING with its first deadline. */
 void blocking_mso_req_init(struct block_req *b);

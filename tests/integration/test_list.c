@@ -2,8 +2,8 @@
  * and Redis's errors, LMOVE across threads, and blocking: BLPOP woken from
  * another connection when the key lives on another thread, timeouts, FIFO
  * order of two blocked clients, a blocked client that disconnects loses
- * nothing, BLPOP inside MULTI answers at once, CLIENT UNBLOCK; RENAME and
- * COPY onto a waited key (same thread or another) wake the waiter; a deleted
+ * nothing, BLPOP inside MULTI answers at once, CLIENT UNBLOCK; RENAME, COPY,
+ * RESTORE and MOVE onto a waited key (same thread or another) wake the waiter; a deleted
  * key (DEL, FLUSHDB, MULTI) keeps BLPOP waiting; a woken BLPOP counts one
  * call in INFO commandstats. */
 #include "harness.h"
@@ -181,7 +181,7 @@ static void expect_popped(redisReply *r, const char *key, const char *val)
     freeReplyObject(r);
 }
 
-Test(list, rename_and_copy_onto_a_waited_key_wake_it)
+Test(list, keys_moved_onto_a_waited_key_wake_it)
 {
     redisContext *c = hconnect(&srv), *b = hconnect(&srv);
     char same[64];
@@ -202,6 +202,20 @@ Test(list, rename_and_copy_onto_a_waited_key_wake_it)
     expect_int(hcmd(c, "COPY %s %s", k2, k3), 1);
     expect_popped(get_reply(b), k3, "c");
     expect_int(hcmd(c, "LLEN %s", k2), 1);
+    /* RESTORE of a list's DUMP payload */
+    redisReply *d = hcmd(c, "DUMP %s", k2);
+    cr_assert_eq(d->type, REDIS_REPLY_STRING);
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_status(hcmd(c, "RESTORE %s 0 %b", k3, d->str, d->len), "OK");
+    freeReplyObject(d);
+    expect_popped(get_reply(b), k3, "c");
+    /* MOVE from another db */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_status(hcmd(c, "SELECT 1"), "OK");
+    expect_int(hcmd(c, "RPUSH %s m", k3), 1);
+    expect_int(hcmd(c, "MOVE %s 0", k3), 1);
+    expect_status(hcmd(c, "SELECT 0"), "OK");
+    expect_popped(get_reply(b), k3, "m");
     /* a list emptied under a waiter and written again inside MULTI */
     send_blocking(b, c, 1, "BLPOP %s 0", k3);
     expect_status(hcmd(c, "MULTI"), "OK");
