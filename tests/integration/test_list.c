@@ -121,7 +121,7 @@ Test(list, blocking_across_threads_fifo_and_timeout)
     freeReplyObject(r);
     /* MULTI: returns at once */
     expect_status(hcmd(c, "MULTI"), "OK");
-    hcmd(c, "BLPOP %s 0", k2);
+    freeReplyObject(hcmd(c, "BLPOP %s 0", k2));
     r = hcmd(c, "EXEC");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL);
