@@ -3,6 +3,7 @@
  * HELP). These act on the calling connection (CMD_CONN) except CLIENT LIST
  * and KILL, which visit every thread's connections as a multi-shard op.
  * Owns: connection-state commands. Must not touch keyspace data. */
+#include "server/monitor.h"
 #include "server/server.h"
 #include "server/blocking.h" /* blocking: CLIENT UNBLOCK */
 #include "server/pubsub.h" /* pubsub: hooks */
@@ -190,6 +191,7 @@ static void cmd_reset(struct cmd_ctx *c)
     pubsub_reset(conn); /* pubsub: RESET unsubscribes */
     multi_conn_reset(conn); /* multi: RESET discards MULTI and unwatches */
     tracking_conn_reset(conn); /* tracking: RESET turns tracking off */
+    monitor_conn_gone(conn); /* monitor: RESET leaves monitor mode */
     conn->db = 0;
     conn->resp = 2;
     c->r.resp = 2;

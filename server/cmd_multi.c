@@ -633,6 +633,24 @@ bool multi_dispatch(struct conn *c, int argc, struct arg *argv)
     return true;
 }
 
+bool multi_refuse(struct conn *c, const struct command *cmd, const char *err)
+{
+    struct mstate *st = c->multi;
+    if (!st || !st->in_multi)
+        return false;
+    if (strcmp(cmd->name, "exec") != 0) {
+        st->failed = true;
+        return false;
+    }
+    queue_clear(st);
+    unwatch_all(c, st);
+    struct pending *pend;
+    struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", err);
+    conn_end_reply(c, pend);
+    return true;
+}
+
 void multi_conn_reset(struct conn *c)
 {
     struct mstate *st = c->multi;
@@ -727,6 +745,7 @@ static void run_step_here(struct worker *w, struct xstep *s, uint64_t client_id,
         .w = w,
         .ks = &w->ks,
         .conn = conn,
+        .in_exec = true,
         .cmd = cmd,
         .db = s->db,
         .argc = s->q.argc,

@@ -38,6 +38,8 @@
 #include "server/persist.h"
 #include "server/script.h"
 #include "server/function.h"
+#include "server/busy.h" /* busy: the count hook, SCRIPT KILL */
+#include "server/monitor.h" /* monitor: commands called by scripts */
 #include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
@@ -721,22 +723,7 @@ static void remote_run(struct worker *w, struct msg *m)
 
 /* Send now (not at the end of the loop iteration: this thread is about to
  * spin) and wake the target. */
-static void send_now(struct worker *w, int to, struct msg *m)
-{
-    worker_send(w, to, m);
-    struct outq *oq = &w->outbox[to];
-    while (oq->head) {
-        if (!spsc_push(&g_workers[to]->inbox[w->id], oq->head)) {
-            io_loop_wake(NULL, g_workers[to]->loop); /* NULL: an eventfd write now; a ring message would wait for our next submit */
-            continue;
-        }
-        oq->head = oq->head->next;
-        if (!oq->head)
-            oq->tail = NULL;
-    }
-    w->wake_needed[to] = false;
-    io_loop_wake(NULL, g_workers[to]->loop); /* NULL: an eventfd write now; a ring message would wait for our next submit */
-}
+static void send_now(struct worker *w, int to, struct msg *m) { worker_send_now(w, to, m); }
 
 static void wait_all(_Atomic int *left)
 {
@@ -854,6 +841,8 @@ static void run_sub_mso(struct run *run, const struct command *cmd, int argc, st
     mi_free(idx);
 }
 
+#define KILLED_MSG "Script killed by user with SCRIPT KILL..."
+
 /* Run one command of a script into out (a RESP reply in `resp`). Returns an
  * error text (Redis's scriptCall rejections) or NULL. */
 static const char *script_exec(struct run *run, int argc, struct arg *argv, struct buf *out)
@@ -870,7 +859,13 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return "This Redis command is not allowed from script";
     if (run->ro && (cmd->flags & CMD_WRITE))
         return "Write commands are not allowed from read-only scripts.";
+    if ((cmd->flags & CMD_WRITE) && !busy_script_write(run->w)) {
+        run->killed = true; /* SCRIPT KILL came before the first write: it wins */
+        return KILLED_MSG;
+    }
     run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
+    if (!(cmd->flags & (CMD_ADMIN | CMD_SKIP_MONITOR)))
+        monitor_feed(run->w, NULL, run->db, argc, argv); /* monitor: "[db lua]" */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {
@@ -1093,6 +1088,8 @@ static int generic_call(lua_State *L, bool raise)
     if (err) {
         buf_free(&out);
         push_error(L, err, strlen(err));
+        if (run->killed)
+            return lua_error(L); /* even from redis.pcall */
         lua_pushstring(L, "ignore_error_stats_update");
         lua_pushboolean(L, 1);
         lua_settable(L, -3);
@@ -1387,6 +1384,29 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
     script_invoke(w, t, L, sha, false, ro, r);
 }
 
+/* Lua instructions between two looks at the clock / kill flag (Redis's value). */
+#define HOOK_EVERY 100000
+
+/* The count hook: past busy-reply-threshold the thread answers -BUSY and
+ * serves its clients from here (busy.c); a kill request (or SHUTDOWN NOSAVE)
+ * raises an error on every line from then on, so pcall cannot swallow it. */
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct run *run = tl_run;
+    if (!run)
+        return;
+    if (!run->killed && busy_script_tick(run->w)) {
+        run->killed = true;
+        serverlog(LL_WARNING, "Lua script killed by user with SCRIPT KILL.");
+        lua_sethook(L, count_hook, LUA_MASKLINE, 0);
+    }
+    if (run->killed) {
+        push_error(L, KILLED_MSG, strlen(KILLED_MSG));
+        lua_error(L);
+    }
+}
+
 /* Stack: [error handler, function]. Runs the function with KEYS/ARGV as
  * globals (EVAL) or as its two arguments (FCALL), writes its reply or error
  * into r and pops both. t->argv is "<cmd> <name> <numkeys> keys... args...",
@@ -1408,7 +1428,11 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
     struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id,
                       .ro = ro, .name = name, .argc = t->argc, .argv = t->argv};
     run_begin(&run);
+    busy_script_begin(w, !fn_args, name, t->argc, t->argv);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     int err = lua_pcall(L, fn_args ? 2 : 0, 1, -2 - (fn_args ? 2 : 0));
+    lua_sethook(L, NULL, 0, 0);
+    busy_script_end(w);
     run_end(&run);
     if (run.read_called && t->track) /* tracking: as Redis, a script that reads remembers its declared keys */
         tracking_remember_remote(w, t->track, t->client_id, keys, (int)numkeys);
@@ -1418,9 +1442,7 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
         gc_count = 0;
     }
     if (err) {
-        if (run.killed) {
-            reply_error(r, "ERR Script killed by user with SCRIPT KILL...");
-        } else if (!lua_istable(L, -1)) {
+        if (!lua_istable(L, -1)) {
             const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
             reply_errorf(r, "ERR Error running script %s, %.100s", name, msg);
         } else {
@@ -1476,7 +1498,8 @@ static void eval_reply(struct mso *t, struct reply *r)
         reply_raw(r, t->scratch.data, t->scratch.len);
 }
 
-static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true};
+static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true,
+                                        .yields = true};
 
 /* ---------- SCRIPT ---------- */
 
@@ -1549,7 +1572,7 @@ static void flush_hop_checked(struct cmd_ctx *c, struct mso *t, int part, int ho
 
 static const struct mso_ops flush_ops = {.hop = flush_hop_checked, .next = mso_one_hop, .reply = flush_reply, .global = true};
 
-static void cmd_script_kill(struct cmd_ctx *c) { reply_error(&c->r, "NOTBUSY No scripts in execution right now."); }
+static void cmd_script_kill(struct cmd_ctx *c) { busy_kill(c, true); }
 
 static void cmd_script_help(struct cmd_ctx *c)
 {

@@ -4,6 +4,7 @@
  * USAGE run on the key's owner thread; DEBUG SLEEP blocks only the
  * connection's thread. Replies and errors as Redis 7.0.
  * Owns: server-level command semantics (INFO's text is info.c's). */
+#include "server/busy.h"
 #include "server/info.h"
 #include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
@@ -172,6 +173,12 @@ static void cmd_shutdown(struct cmd_ctx *c)
     if (abort_it) {
         /* shutdowns are immediate: there is never one to abort */
         reply_error(&c->r, "ERR No shutdown in progress.");
+        return;
+    }
+    const char *busy = busy_error(c->w);
+    if (busy && !nosave) {
+        /* a script past busy-reply-threshold: only SHUTDOWN NOSAVE (as Redis) */
+        reply_error(&c->r, busy);
         return;
     }
     serverlog(LL_WARNING, "User requested shutdown...");

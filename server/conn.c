@@ -10,6 +10,7 @@
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/tracking.h" /* tracking: hooks */
+#include "server/monitor.h" /* monitor: hooks */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -398,6 +399,7 @@ void conn_close(struct conn *c)
     pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
     tracking_conn_closed(c); /* tracking: drop its state and BCAST prefixes */
     blocking_conn_closed(c); /* blocking: withdraw from the keys it waits on */
+    monitor_conn_gone(c); /* monitor: leaves monitor mode */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;

@@ -13,6 +13,9 @@ void multi_touch(struct worker *w, int db, const char *key, size_t len);
 /* On a shard, before a database is emptied / two are swapped. */
 void multi_touch_flush(struct worker *w, int db);
 void multi_touch_swap(struct worker *w, int a, int b);
+/* busy.c: a command refused with `err` (-BUSY) inside MULTI fails the
+ * transaction; EXEC is answered -EXECABORT and discards it. True when it replied. */
+bool multi_refuse(struct conn *c, const struct command *cmd, const char *err);
 /* RESET: discard the transaction and unwatch. */
 void multi_conn_reset(struct conn *c);
 /* The connection is being freed: unwatch and free the state. */

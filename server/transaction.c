@@ -24,6 +24,7 @@
 #include "server/clock.h"
 #include "server/tracking.h" /* tracking: remember keys read */
 #include "server/blocking.h" /* blocking: parked clients */
+#include "server/busy.h" /* busy: commands queued behind a busy script get -BUSY */
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -263,6 +264,33 @@ static void exec_op_run(struct worker *w, struct exec_op *op)
     blocking_serve_ready(w); /* blocking: serve keys this command made ready */
 }
 
+/* busy.c: a script past busy-reply-threshold holds this shard; a command
+ * that would wait behind it is answered `err` (-BUSY) instead, as Redis
+ * answers the commands it reads while a script is busy. */
+static void exec_op_refuse(struct worker *w, struct exec_op *op, const char *err)
+{
+    struct reply r = {&op->out, op->resp};
+    reply_error(&r, err);
+    op->m.fn = exec_op_returned;
+    worker_send(w, op->origin, &op->m);
+}
+
+void exec_reject_queued(struct worker *w, const char *err)
+{
+    struct txq_item *it = txq_head(&w->txq);
+    while (it) {
+        struct txq_item *next = it->next;
+        if (it->txid == 0) {
+            struct exec_op *op = (struct exec_op *)((char *)it - offsetof(struct exec_op, qi));
+            if (!(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                txq_remove(&w->txq, it);
+                exec_op_refuse(w, op, err);
+            }
+        }
+        it = next;
+    }
+}
+
 /* On the owner shard: run now, or queue behind an intent lock. */
 static void exec_op_arrive(struct worker *w, struct msg *m)
 {
@@ -271,6 +299,11 @@ static void exec_op_arrive(struct worker *w, struct msg *m)
     if (w->txq.len) {
         key_fps(op->db, op->argv, op->keyidx, op->nkeys, op->fps);
         if (txq_conflicts(&w->txq, op->fps, op->nkeys, global)) {
+            const char *busy = busy_error(w);
+            if (busy && !(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                exec_op_refuse(w, op, busy);
+                return;
+            }
             op->qi.txid = 0;
             op->qi.fps = op->fps;
             op->qi.nfps = op->nkeys;
@@ -640,7 +673,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
 {
     struct worker *w = c->w;
     bool global = cmd->mso->global;
-    if (global && g_nworkers == 1) {
+    if (global && g_nworkers == 1 && !cmd->mso->yields) {
         exec_single(c, cmd, argc, argv, 0, keyidx, nkeys, -1);
         return;
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WRITERS 4
 #define ROUNDS 1500
@@ -282,4 +283,99 @@ Test(script, atomic_undeclared_keys_across_threads)
     expect_bulk(hcmd(c, "GET %s", kb), want);
     expect_bulk(hcmd(c, "GET %s", kc), want);
     redisFree(c);
+}
+
+/* ---------- scripts past busy-reply-threshold (own server per test) ---------- */
+
+static struct server bsrv;
+
+static void busy_up(void) { server_start(&bsrv, 4, NULL); }
+static void busy_down(void) { server_stop(&bsrv); }
+
+TestSuite(script_busy, .init = busy_up, .fini = busy_down, .timeout = 300);
+
+/* Send a command without waiting for its reply (the script will not answer yet). */
+static void send_only(redisContext *c, const char *script)
+{
+    redisAppendCommand(c, "EVAL %s 0", script);
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(c, &done), REDIS_OK);
+}
+
+/* Wait until a fresh connection's PING answers BUSY. */
+static void wait_busy(void)
+{
+    for (int i = 0; i < 100; i++) {
+        redisContext *c = hconnect(&bsrv);
+        redisReply *r = hcmd(c, "PING");
+        bool busy = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY ", 5) == 0;
+        freeReplyObject(r);
+        redisFree(c);
+        if (busy)
+            return;
+        usleep(20000);
+    }
+    cr_assert_fail("the script never became busy");
+}
+
+Test(script_busy, other_threads_get_busy_and_script_kill_works)
+{
+    redisContext *admin = hconnect(&bsrv);
+    expect_status(hcmd(admin, "CONFIG SET lua-time-limit 10"), "OK");
+    redisContext *runner = hconnect(&bsrv);
+    send_only(runner, "while true do end");
+    wait_busy();
+    /* keys on every thread, from connections spread over the threads */
+    for (int t = 0; t < 4; t++) {
+        char key[64];
+        key_on_thread(key, sizeof(key), "busy", t, 4, 0);
+        for (int k = 0; k < 3; k++) {
+            redisContext *c = hconnect(&bsrv);
+            expect_error(hcmd(c, "GET %s", key),
+                         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+            redisFree(c);
+        }
+    }
+    expect_error(hcmd(admin, "FUNCTION KILL"),
+                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    redisReply *st = hcmd(admin, "FUNCTION STATS");
+    cr_assert_eq(st->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(st->element[1]->type, REDIS_REPLY_ARRAY); /* running_script is a map */
+    freeReplyObject(st);
+    expect_status(hcmd(admin, "SCRIPT KILL"), "OK");
+    redisReply *r = NULL;
+    cr_assert_eq(redisGetReply(runner, (void **)&r), REDIS_OK);
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "ERR Script killed by user with SCRIPT KILL...") == r->str, "%s", r->str);
+    freeReplyObject(r);
+    expect_status(hcmd(runner, "PING"), "PONG");
+    expect_status(hcmd(admin, "PING"), "PONG");
+    expect_error(hcmd(admin, "SCRIPT KILL"), "NOTBUSY No scripts in execution right now.");
+    redisFree(runner);
+    redisFree(admin);
+}
+
+Test(script_busy, unkillable_after_write_then_shutdown_nosave)
+{
+    redisContext *admin = hconnect(&bsrv);
+    expect_status(hcmd(admin, "CONFIG SET lua-time-limit 10"), "OK");
+    redisContext *runner = hconnect(&bsrv);
+    send_only(runner, "redis.call('set','x','y') while true do end");
+    wait_busy();
+    expect_error(hcmd(admin, "SCRIPT KILL"),
+                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can "
+                 "either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                 "command.");
+    expect_error(hcmd(admin, "SHUTDOWN"),
+                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    redisAppendCommand(admin, "SHUTDOWN NOSAVE");
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(admin, &done), REDIS_OK);
+    for (int i = 0; i < 250 && server_alive(&bsrv); i++)
+        usleep(20000);
+    cr_assert(!server_alive(&bsrv), "SHUTDOWN NOSAVE did not stop the server");
+    redisFree(runner);
+    redisFree(admin);
 }
