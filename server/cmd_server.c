@@ -60,6 +60,7 @@ static void flushall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     for (int db = 0; db < c->ks->ndb; db++) {
         multi_touch_flush(c->w, db); /* multi: touch watched keys */
         ks_flush_db(c->ks, db);
+        blocking_signal_db(c->w, db); /* blocking: XREADGROUP waiters get "-UNBLOCKED" */
     }
     tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
@@ -72,6 +73,7 @@ static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         return;
     multi_touch_flush(c->w, c->db); /* multi: touch watched keys */
     ks_flush_db(c->ks, c->db);
+    blocking_signal_db(c->w, c->db); /* blocking: XREADGROUP waiters get "-UNBLOCKED" */
     tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
 

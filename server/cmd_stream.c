@@ -12,10 +12,6 @@
 
 #include "server/blocking.h" /* blocking: XREAD/XREADGROUP BLOCK */
 
-/* blocking: until the blocking layer's shard side is in the tree this
- * symbol may be missing; a weak reference keeps the build linking. */
-#pragma weak blocking_signal_key
-
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -837,15 +833,6 @@ static const char *xread_serving_error(struct cmd_ctx *c, const struct xread_arg
     return NULL;
 }
 
-/* A woken reader is done with key argv[ki] (served or failed): keep the key
- * in the blocking layer's ready round, which otherwise can drop the key
- * entry while it still walks it when its last waiter leaves without a write. */
-static void keep_ready_key(struct cmd_ctx *c, int ki)
-{
-    if (blocking_signal_key)
-        blocking_signal_key(c->w, c->db, c->argv[ki].p, c->argv[ki].len);
-}
-
 static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
     struct mso_part *p = &t->parts[part];
@@ -880,8 +867,6 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
                 p->count = ki;
                 buf_clear(&p->out);
                 buf_append(&p->out, msg, strlen(msg));
-                if (serving)
-                    keep_ready_key(c, ki);
                 return;
             }
             const struct arg *ida = &c->argv[ki + a.nstreams];
@@ -907,10 +892,8 @@ static void xread_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
             xp->chunks[xp->nchunks].off = off;
             xp->chunks[xp->nchunks].len = p->out.len - off;
             xp->nchunks++;
-            if (serving) {
-                keep_ready_key(c, ki);
+            if (serving)
                 break; /* a woken reader gets the one key that has data, as in Redis */
-            }
         }
     }
     p->count = xp->nchunks;
@@ -932,6 +915,8 @@ static void xread_maybe_block(struct mso *t)
             blocking_mso_rewrite_arg(t, xp->res[j].argi, buf, (size_t)n);
         }
     }
+    if (t->argv[0].len == 10) /* XREADGROUP: a deleted key unblocks it with an error */
+        blocking_mso_wake_on_delete(t);
     blocking_mso_block(t, timeout);
 }
 

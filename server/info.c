@@ -109,6 +109,14 @@ void stats_count_command(struct worker *w, const struct command *cmd, int64_t ns
         s->failed++;
 }
 
+void stats_count_rerun(struct worker *w, const struct command *cmd, int64_t nsec, bool failed)
+{
+    struct cmdstat *s = cmdstat_get(tstats(w), cmd);
+    s->nsec += nsec > 0 ? (uint64_t)nsec : 0;
+    if (failed)
+        s->failed++;
+}
+
 void stats_count_rejected(struct worker *w, const struct command *cmd)
 {
     cmdstat_get(tstats(w), cmd)->rejected++;

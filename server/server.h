@@ -411,12 +411,28 @@ void stats_count_rejected(struct worker *w, const struct command *cmd);
 /* An error reply was sent: `msg` is its text without the leading '-'
  * (counted under its first word, e.g. errorstat_WRONGTYPE). */
 void stats_count_error(struct worker *w, const char *msg, size_t len);
+/* A woken blocked client's command ran again: its call was counted when it
+ * blocked, only a failure counts now (Redis's updateStatsOnUnblock). */
+void stats_count_rerun(struct worker *w, const struct command *cmd, int64_t nsec, bool failed);
 /* Count a command that wrote its reply into b from `start` on. */
 static inline void stats_after_command(struct worker *w, const struct command *cmd, const struct buf *b,
                                        size_t start, int64_t nsec)
 {
     bool failed = b->len > start && b->data[start] == '-';
     stats_count_command(w, cmd, nsec, failed);
+    if (failed)
+        stats_count_error(w, b->data + start + 1, b->len - start - 1);
+}
+/* The same, for a run that may be a blocked client's rerun. */
+static inline void stats_after_run(struct worker *w, const struct command *cmd, const struct buf *b, size_t start,
+                                   int64_t nsec, bool rerun)
+{
+    if (!rerun) {
+        stats_after_command(w, cmd, b, start, nsec);
+        return;
+    }
+    bool failed = b->len > start && b->data[start] == '-';
+    stats_count_rerun(w, cmd, nsec, failed);
     if (failed)
         stats_count_error(w, b->data + start + 1, b->len - start - 1);
 }

@@ -99,13 +99,14 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
     size_t start = ctx->r.b->len;
     uint64_t t0 = clock_ticks();
+    bool rerun = ctx->block && ctx->block->mode == BLOCK_SERVING; /* blocking: counted when it blocked */
     persist_before_command(ctx->w, ctx->cmd, ctx->argv, keyidx, nkeys, ctx->cmd->mso && ctx->cmd->mso->global);
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
         tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
-        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+        stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
         persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
     }
@@ -129,7 +130,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     t.block = NULL; /* blocking: borrowed from the caller */
     tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
     mso_free_state(&t);
-    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+    stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
@@ -607,7 +608,10 @@ static void mso_finish(struct worker *w, struct mso *t)
         mso_free(t);
         return;
     }
+    bool rerun = t->block && t->block->mode == BLOCK_SERVING; /* blocking: counted when it first blocked */
     if (!t->pend) { /* blocking: parked, blocking.c owns the reply slot */
+        if (!rerun)
+            stats_count_command(w, t->cmd, 0, false);
         mso_free(t);
         conn_release(c);
         return;
@@ -615,7 +619,7 @@ static void mso_finish(struct worker *w, struct mso *t)
     struct reply r = {&t->pend->out, t->resp};
     size_t start = r.b->len;
     t->ops->reply(t, &r);
-    stats_after_command(w, t->cmd, r.b, start, 0);
+    stats_after_run(w, t->cmd, r.b, start, 0, rerun);
     persist_after_command(w, t->cmd, r.b, start); /* persist: dirty counter */
     conn_pending_done(c, t->pend);
     mso_free_state(t);
@@ -691,8 +695,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
     if (cmd->flags & CMD_BLOCKING) { /* blocking: may park */
         t->block = mi_zalloc(sizeof(*t->block));
-        t->block->mode = BLOCK_MAY;
-        t->block->deadline = blocking_take_rerun_deadline();
+        blocking_mso_req_init(t->block); /* a woken client's rerun serves */
         buf_init(&t->block->rewrites);
     }
     t->pend = conn_defer_reply(c);

@@ -4,11 +4,14 @@
  * darter and redis-server as DUMP/RESTORE payloads (RDB type 19 with groups,
  * PELs and consumers) and compared through XINFO STREAM FULL; XREAD and
  * XREADGROUP over streams on different threads; XREAD BLOCK woken by XADD
- * from another connection when the stream lives on another thread, and
- * timing out. */
+ * from another connection when the stream lives on another thread (one key
+ * or keys on two threads), and timing out; XREADGROUP BLOCK answered
+ * "-UNBLOCKED" when its key is deleted (DEL, FLUSHDB) while XREAD keeps
+ * waiting; a woken command counts one call in INFO commandstats. */
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +370,55 @@ Test(stream, xread_over_threads)
     redisFree(c);
 }
 
+static long long blocked_clients(redisContext *c)
+{
+    redisReply *r = hcmd(c, "INFO clients");
+    const char *p = strstr(r->str, "blocked_clients:");
+    long long n = p ? atoll(p + 16) : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+static void wait_blocked(redisContext *c, long long n)
+{
+    for (int i = 0; i < 500 && blocked_clients(c) != n; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(blocked_clients(c), n);
+}
+
+/* Send a command on w without reading its reply, then wait until the server
+ * counts `nblocked` blocked clients. */
+static void send_blocking(redisContext *w, redisContext *c, long long nblocked, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cr_assert_eq(redisvAppendCommand(w, fmt, ap), REDIS_OK);
+    va_end(ap);
+    cr_assert_eq(redisBufferWrite(w, &(int){0}), REDIS_OK);
+    wait_blocked(c, nblocked);
+}
+
+static redisReply *get_reply(redisContext *w)
+{
+    void *reply = NULL;
+    cr_assert_eq(redisGetReply(w, &reply), REDIS_OK);
+    return reply;
+}
+
+/* "calls=N" of cmdstat_<name> in INFO commandstats (-1: no line). */
+static long long stat_calls(redisContext *c, const char *name)
+{
+    redisReply *r = hcmd(c, "INFO commandstats");
+    char pat[64];
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", name);
+    const char *p = strstr(r->str, pat);
+    long long n = p ? atoll(p + strlen(pat)) : -1;
+    freeReplyObject(r);
+    return n;
+}
+
 Test(stream, xread_block_across_threads)
 {
     char k[64], other[64];
@@ -377,38 +429,95 @@ Test(stream, xread_block_across_threads)
     redisReply *x = hcmd(w, "XREAD BLOCK 50 STREAMS %s %s $ $", k, other);
     cr_assert_eq(x->type, REDIS_REPLY_NIL);
     freeReplyObject(x);
-    /* woken by XADD from another connection */
-    cr_assert_eq(redisAppendCommand(w, "XREAD BLOCK 0 STREAMS %s $", k), REDIS_OK);
-    cr_assert_eq(redisBufferWrite(w, &(int){0}), REDIS_OK);
-    bool blocked = false;
-    for (int i = 0; i < 200 && !blocked; i++) {
-        redisReply *cl = hcmd(c, "INFO clients");
-        blocked = strstr(cl->str, "blocked_clients:1") != NULL;
-        freeReplyObject(cl);
-        if (!blocked) {
-            struct timespec ts = {0, 10 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (!blocked) {
-        /* a server without the blocking layer's shard side answers at once */
-        void *early = NULL;
-        cr_assert_eq(redisGetReply(w, &early), REDIS_OK);
-        bool nil = ((redisReply *)early)->type == REDIS_REPLY_NIL;
-        freeReplyObject(early);
-        redisFree(w);
-        redisFree(c);
-        cr_assert(nil);
-        cr_skip_test("XREAD BLOCK needs the blocking layer (server/blocking.c) to park clients");
-    }
+    /* woken by XADD from another connection (the key's last waiter leaves
+     * without writing the key) */
+    send_blocking(w, c, 1, "XREAD BLOCK 0 STREAMS %s $", k);
     freeReplyObject(hcmd(c, "XADD %s 7-0 hello world", k));
-    void *reply = NULL;
-    cr_assert_eq(redisGetReply(w, &reply), REDIS_OK);
-    x = reply;
+    x = get_reply(w);
     cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
     cr_assert_str_eq(x->element[0]->element[0]->str, k);
     cr_assert_str_eq(x->element[0]->element[1]->element[0]->element[0]->str, "7-0");
     freeReplyObject(x);
+    wait_blocked(c, 0);
+    /* keys on two threads: woken by the second one, "$" kept from blocking */
+    send_blocking(w, c, 1, "XREAD BLOCK 0 STREAMS %s %s $ $", k, other);
+    freeReplyObject(hcmd(c, "XADD %s 8-0 f v", other));
+    x = get_reply(w);
+    cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(x->elements, 1);
+    cr_assert_str_eq(x->element[0]->element[0]->str, other);
+    freeReplyObject(x);
+    /* the server is still there and serves the next reader at once */
+    x = hcmd(c, "XREAD BLOCK 0 STREAMS %s 0", k);
+    cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(x);
+    redisFree(w);
+    redisFree(c);
+}
+
+Test(stream, xreadgroup_block_unblocked_when_key_deleted)
+{
+    char k[64], other[64];
+    key_for_thread(k, sizeof(k), "gdel", 2);
+    key_for_thread(other, sizeof(other), "goth", 1);
+    redisContext *w = hconnect(&srv), *c = hconnect(&srv);
+    /* DEL */
+    expect_status(hcmd(c, "XGROUP CREATE %s g $ MKSTREAM", k), "OK");
+    send_blocking(w, c, 1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS %s >", k);
+    expect_int(hcmd(c, "DEL %s", k), 1);
+    expect_error(get_reply(w), "UNBLOCKED the stream key no longer exists");
+    wait_blocked(c, 0);
+    /* FLUSHDB */
+    expect_status(hcmd(c, "XGROUP CREATE %s g $ MKSTREAM", k), "OK");
+    send_blocking(w, c, 1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS %s >", k);
+    expect_status(hcmd(c, "FLUSHDB"), "OK");
+    expect_error(get_reply(w), "UNBLOCKED the stream key no longer exists");
+    wait_blocked(c, 0);
+    /* keys on two threads: one of them deleted */
+    expect_status(hcmd(c, "XGROUP CREATE %s g $ MKSTREAM", k), "OK");
+    expect_status(hcmd(c, "XGROUP CREATE %s g $ MKSTREAM", other), "OK");
+    send_blocking(w, c, 1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS %s %s > >", k, other);
+    expect_int(hcmd(c, "DEL %s", other), 1);
+    expect_error(get_reply(w), "UNBLOCKED the stream key no longer exists");
+    wait_blocked(c, 0);
+    /* XREAD (no group) keeps waiting when its key is deleted */
+    send_blocking(w, c, 1, "XREAD BLOCK 0 STREAMS %s $", k);
+    expect_int(hcmd(c, "DEL %s", k), 1);
+    wait_blocked(c, 1);
+    freeReplyObject(hcmd(c, "XADD %s 5-0 f v", k));
+    redisReply *x = get_reply(w);
+    cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
+    cr_assert_str_eq(x->element[0]->element[1]->element[0]->element[0]->str, "5-0");
+    freeReplyObject(x);
+    redisFree(w);
+    redisFree(c);
+}
+
+Test(stream, woken_command_counted_once)
+{
+    char k[64], other[64];
+    key_for_thread(k, sizeof(k), "cnt", 3);
+    key_for_thread(other, sizeof(other), "cno", 1);
+    redisContext *w = hconnect(&srv), *c = hconnect(&srv);
+    expect_status(hcmd(c, "CONFIG RESETSTAT"), "OK");
+    send_blocking(w, c, 1, "XREAD BLOCK 0 STREAMS %s $", k);
+    freeReplyObject(hcmd(c, "XADD %s 1-0 f v", k));
+    freeReplyObject(get_reply(w));
+    cr_assert_eq(stat_calls(c, "xread"), 1);
+    /* keys on two threads (woken, then run again) */
+    send_blocking(w, c, 1, "XREAD BLOCK 0 STREAMS %s %s $ $", k, other);
+    freeReplyObject(hcmd(c, "XADD %s 2-0 f v", other));
+    freeReplyObject(get_reply(w));
+    cr_assert_eq(stat_calls(c, "xread"), 2);
+    /* woken with an error: one call, one failed call */
+    expect_status(hcmd(c, "XGROUP CREATE %s g $", k), "OK");
+    send_blocking(w, c, 1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS %s >", k);
+    expect_int(hcmd(c, "XGROUP DESTROY %s g", k), 1);
+    expect_error(get_reply(w), "NOGROUP the consumer group this client was blocked on no longer exists");
+    redisReply *r = hcmd(c, "INFO commandstats");
+    cr_assert(strstr(r->str, "cmdstat_xreadgroup:calls=1,") != NULL, "%s", r->str);
+    cr_assert(strstr(r->str, "rejected_calls=0,failed_calls=1") != NULL, "%s", r->str);
+    freeReplyObject(r);
     redisFree(w);
     redisFree(c);
 }
