@@ -605,6 +605,11 @@ static bool xread_parse(struct cmd_ctx *c, struct xread_args *a)
         int more = c->argc - i - 1;
         const struct arg *o = &c->argv[i];
         if (arg_eq(o, "block") && more) {
+            if (c->in_script) {
+                reply_errorf(&c->r, "ERR %.*s command is not allowed with BLOCK option from scripts",
+                             (int)c->argv[0].len, c->argv[0].p);
+                return false;
+            }
             i++;
             long long t;
             if (!ll_or_reply(c, &c->argv[i], &t, "ERR timeout is not an integer or out of range"))
