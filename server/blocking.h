@@ -26,7 +26,9 @@
  *      scripts and other multi-shard operations) the owner shard serves the
  *      key's parked clients in FIFO order by running the blocked command
  *      again on their behalf (handler or every hop of its mso, on that shard)
- *      with blocking_serving(c) / blocking_mso_serving(t) true:
+ *      with blocking_serving(c) / blocking_mso_serving(t) true (while the key
+ *      exists; a deleted key (DEL, FLUSHDB, SWAPDB, ...) runs only the
+ *      commands that asked blocking_*_wake_on_delete):
  *        - it serves: its reply goes to the client, which is unblocked;
  *        - it finds nothing and blocks again: the client stays parked in its
  *          place (the first deadline stays).
@@ -35,7 +37,11 @@
  *      error to the served client (BLMOVE's wrong-typed destination).
  *      Clients whose keys span shards are only notified: their own thread
  *      withdraws them from every shard and runs the command again as a normal
- *      atomic operation (in BLOCK_MAY mode), which may block again.
+ *      atomic operation (in serving mode), which may block again (at the
+ *      tail: FIFO order is exact only among clients whose keys all live on
+ *      one shard; notified clients race for the element).
+ *      INFO commandstats counts the command's call once, when it first runs;
+ *      its reruns add only a failure (as Redis's updateStatsOnUnblock).
  *   5. Timeout (0 = forever; checked every server tick), CLIENT UNBLOCK
  *      (TIMEOUT: the timeout reply, ERROR: "-UNBLOCKED client unblocked via
  *      CLIENT UNBLOCK") and disconnect withdraw the client from its shards;
@@ -77,6 +83,9 @@ void blocking_block(struct cmd_ctx *c, int64_t timeout_ms);
 void blocking_block_skip_arg(struct cmd_ctx *c, int idx);
 /* Replace argv[idx] in the parked copy of the command. */
 void blocking_rewrite_arg(struct cmd_ctx *c, int idx, const char *p, size_t len);
+/* Run the command again also when a key it waits on is deleted (XREADGROUP:
+ * Redis unblocks it with an error); others wait until the key comes back. */
+void blocking_block_wake_on_delete(struct cmd_ctx *c);
 
 /* The same for mso ops (call from `next`, on the coordinator). */
 bool blocking_mso_may_block(const struct mso *t);
@@ -86,6 +95,7 @@ void blocking_mso_block(struct mso *t, int64_t timeout_ms);
 bool blocking_mso_blocked(const struct mso *t);
 void blocking_mso_skip_arg(struct mso *t, int idx);
 void blocking_mso_rewrite_arg(struct mso *t, int idx, const char *p, size_t len);
+void blocking_mso_wake_on_delete(struct mso *t);
 
 /* ---------- for type code and the keyspace ---------- */
 
@@ -93,6 +103,8 @@ void blocking_mso_rewrite_arg(struct mso *t, int idx, const char *p, size_t len)
  * current command. db_signal_modified calls this; call it directly only for
  * writes that do not go through db_signal_modified. */
 void blocking_signal_key(struct worker *w, int db, const char *key, size_t len);
+/* Every key of db changed at once (SWAPDB). */
+void blocking_signal_db(struct worker *w, int db);
 
 /* ---------- framework hooks (transaction.c, conn.c, worker.c, ...) ---------- */
 
@@ -102,33 +114,46 @@ enum block_mode { BLOCK_NO = 0, BLOCK_MAY = 1, BLOCK_SERVING = 2 };
 struct block_req {
     uint8_t mode;          /* enum block_mode */
     bool would_block;
-    int64_t timeout_ms;
+    int64_t timeout_ms;    /* relative, as the command gave it */
+    int64_t deadline;      /* absolute, when already known (a rerun keeps its first deadline) */
     int skip_arg;          /* 0: none */
+    bool wake_on_delete;   /* served also when the key is missing */
     struct buf rewrites;   /* records: int idx, uint32 len, bytes */
 };
 
 void block_req_free(struct block_req *b);
+/* Timeout argument check without a reply: NULL or Redis's error text. */
+const char *blocking_timeout_check(const struct arg *a, bool in_ms, int64_t *ms);
 
-/* Shard side, after a command ran here in BLOCK_MAY mode and asked to block:
- * park the client on its keys here (exact serving by this shard). */
-void blocking_park_here(struct worker *w, struct conn *conn, int origin, struct pending *pend,
-                        const struct command *cmd, int db, int resp, uint64_t client_id, int argc,
-                        const struct arg *argv, const int *keyidx, int nkeys, struct block_req *req);
-/* Shard side, mso finishing with its client blocked: park part `part` of t
- * here as a notify-only waiter (before the operation's locks are released). */
-void blocking_park_part(struct worker *w, struct mso *t, int part);
-/* Coordinator side: an mso finished asking to block (parked on all parts). */
-void blocking_conn_parked_mso(struct worker *w, struct mso *t);
+/* Shard side: the command ran here in BLOCK_MAY mode and asked to block:
+ * park the client on its keys here (served exactly by this shard). Returns
+ * the waiter id the connection's thread is told about. */
+uint64_t blocking_park_here(struct worker *w, struct conn *conn, int origin, const struct command *cmd, int db,
+                            int resp, uint64_t client_id, int argc, const struct arg *argv, const int *keyidx,
+                            int nkeys, const struct block_req *req);
+/* Connection side: the command parked on `shard` as waiter `wid`; its reply
+ * goes into `pend` (not done) when served. */
+void blocking_conn_parked(struct conn *c, struct pending *pend, uint64_t wid, int shard,
+                          const struct block_req *req);
+/* Coordinator side, an mso that asked to block (before its parts' locks are
+ * released): park notify-only waiters on every part's shard and take over
+ * t->pend (set to NULL). */
+void blocking_mso_park(struct worker *w, struct mso *t);
+/* exec_mso: set up a CMD_BLOCKING mso's request: BLOCK_MAY, or for the rerun
+ * of a woken client BLOCK_SERVING with its first deadline. */
+void blocking_mso_req_init(struct block_req *b);
 /* Serve the ready keys no queued operation holds. Cheap when none. */
 void blocking_serve_ready(struct worker *w);
+/* Ready keys held back by queued operations: retry (shard_process_queue). */
+void blocking_retry_held(struct worker *w);
 /* The connection closes: withdraw it. */
 void blocking_conn_closed(struct conn *c);
-/* CLIENT UNBLOCK on c's own thread: true when c was blocked. */
+/* CLIENT UNBLOCK on c's own thread: true when c was blocked (now unblocking). */
 bool blocking_conn_unblock(struct conn *c, bool with_error);
 bool blocking_conn_is_blocked(const struct conn *c);
 /* Tick: time out parked clients of this thread. */
 void blocking_check_timeouts(struct worker *w);
-/* INFO blocked_clients: this thread's blocked connections. */
+/* INFO blocked_clients: this thread's blocked connections (call on w's thread). */
 uint64_t blocking_count(struct worker *w);
 
 #endif

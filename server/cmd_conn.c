@@ -3,7 +3,9 @@
  * HELP). These act on the calling connection (CMD_CONN) except CLIENT LIST
  * and KILL, which visit every thread's connections as a multi-shard op.
  * Owns: connection-state commands. Must not touch keyspace data. */
+#include "server/monitor.h"
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: CLIENT UNBLOCK */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/multi.h" /* multi: hooks */
 #include "server/tracking.h" /* tracking: CLIENT TRACKING family */
@@ -189,6 +191,7 @@ static void cmd_reset(struct cmd_ctx *c)
     pubsub_reset(conn); /* pubsub: RESET unsubscribes */
     multi_conn_reset(conn); /* multi: RESET discards MULTI and unwatches */
     tracking_conn_reset(conn); /* tracking: RESET turns tracking off */
+    monitor_conn_gone(conn); /* monitor: RESET leaves monitor mode */
     conn->db = 0;
     conn->resp = 2;
     c->r.resp = 2;
@@ -346,7 +349,10 @@ struct kill_filter {
     bool skipme;
     bool legacy;
     const char *err;
+    char errbuf[160]; /* err when formatted */
 };
+
+static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static void kill_parse(struct mso *t, struct kill_filter *f)
 {
@@ -382,6 +388,11 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
             f->type = v;
         } else if (arg_eq(k, "user")) {
             f->user = v;
+            if (!arg_is_str(v, "default")) { /* the only user without ACLs */
+                snprintf(f->errbuf, sizeof(f->errbuf), "ERR No such user '%.*s'", (int)(v->len > 100 ? 100 : v->len), v->p);
+                f->err = f->errbuf;
+                return;
+            }
         } else if (arg_eq(k, "skipme")) {
             if (arg_eq(v, "yes"))
                 f->skipme = true;
@@ -398,7 +409,6 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
     }
 }
 
-static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_t me)
 {
@@ -411,8 +421,6 @@ static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_
     if (f->laddr && !arg_is_str(f->laddr, conn->laddr))
         return false;
     if (f->type && !conn_type_is(conn, f->type))
-        return false;
-    if (f->user && !arg_eq(f->user, "default"))
         return false;
     return true;
 }
@@ -464,6 +472,50 @@ static void client_kill_reply(struct mso *t, struct reply *r)
 static const struct mso_ops client_kill_ops = {
     .hop = client_kill_hop, .next = mso_one_hop, .reply = client_kill_reply, .global = true};
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: every thread looks at its own
+ * connections (blocking.h does the rest on the client's thread). */
+static const char *unblock_parse(const struct mso *t, long long *id, bool *with_error)
+{
+    *with_error = false;
+    if (t->argc == 4) {
+        if (arg_eq(&t->argv[3], "error"))
+            *with_error = true;
+        else if (!arg_eq(&t->argv[3], "timeout"))
+            return "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+    }
+    if (!arg_to_ll(&t->argv[2], id))
+        return "ERR value is not an integer or out of range";
+    return NULL;
+}
+
+static void client_unblock_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
+{
+    (void)hop;
+    long long id;
+    bool with_error;
+    t->parts[part].count = 0;
+    if (unblock_parse(t, &id, &with_error))
+        return;
+    for (struct conn *conn = c->w->conns; conn; conn = conn->next)
+        if (conn->id == (uint64_t)id && blocking_conn_unblock(conn, with_error))
+            t->parts[part].count = 1;
+}
+
+static void client_unblock_reply(struct mso *t, struct reply *r)
+{
+    long long id;
+    bool with_error;
+    const char *err = unblock_parse(t, &id, &with_error);
+    if (err) {
+        reply_error(r, err);
+        return;
+    }
+    mso_reply_sum(t, r);
+}
+
+static const struct mso_ops client_unblock_ops = {
+    .hop = client_unblock_hop, .next = mso_one_hop, .reply = client_unblock_reply, .global = true};
+
 static void cmd_client_help(struct cmd_ctx *c)
 {
     static const char *lines[] = {
@@ -506,6 +558,7 @@ static const struct command client_subcommands[] = {
     {"client|getname", 2, C | N | LO | ST, 0, 0, 0, cmd_client_getname, .group = "connection", .summary = "Get the current connection name", .since = "2.6.9", .acl = "slow connection"},
     {"client|info", 2, C | N | LO | ST, 0, 0, 0, cmd_client_info, .group = "connection", .summary = "Returns information about the current client connection.", .since = "6.2.0", .acl = "slow connection"},
     {"client|list", -2, CMD_ADMIN | N | LO | ST | CMD_GLOBAL, 0, 0, 0, NULL, .mso = &client_list_ops, .group = "connection", .summary = "Get the list of client connections", .since = "2.4.0", .acl = "admin slow dangerous connection"},
+    {"client|unblock", -3, CMD_ADMIN | CMD_NOSCRIPT | LO | ST | CMD_GLOBAL, 0, 0, 0, NULL, .mso = &client_unblock_ops, .group = "connection", .summary = "Unblock a client blocked in a blocking command from a different connection", .since = "5.0.0", .complexity = "O(log N) where N is the number of client connections", .acl = "admin slow dangerous connection"},
     {"client|kill", -3, CMD_ADMIN | N | LO | ST | CMD_GLOBAL, 0, 0, 0, NULL, .mso = &client_kill_ops, .group = "connection", .summary = "Kill the connection of a client", .since = "2.4.0", .acl = "admin slow dangerous connection"},
     {"client|no-evict", 3, C | CMD_ADMIN | N | LO | ST, 0, 0, 0, cmd_client_noevict, .group = "connection", .summary = "Set client eviction mode for the current connection", .since = "7.0.0", .acl = "admin slow dangerous connection"},
     {"client|reply", 3, C | N | LO | ST, 0, 0, 0, cmd_client_reply, .group = "connection", .summary = "Instruct the server whether to reply to commands", .since = "3.2.0", .acl = "slow connection"},

@@ -7,6 +7,7 @@
  * entry_load), never as a pointer into another thread's heap.
  * Owns: generic key command semantics; storage is shard/. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "shard/types.h"
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "server/glob.h"
@@ -381,6 +382,7 @@ static int xfer_local(struct cmd_ctx *c, const struct xfer_opts *o)
     ks_add(c->ks, o->dstdb, arg_slot(dst), n);
     multi_touch(c->w, o->dstdb, dst->p, dst->len); /* multi: the destination's db */
     tracking_key_modified(c->w, c->client_id, dst->p, dst->len); /* tracking: invalidate */
+    blocking_signal_key(c->w, o->dstdb, dst->p, dst->len); /* blocking: a list moved into place */
     notify_keyspace_event_db(c->w, o->dstdb, NOTIFY_NEW, "new", dst->p, dst->len); /* pubsub: dbAdd's "new" */
     if (copy) notify_keyspace_event_db(c->w, o->dstdb, NOTIFY_GENERIC, "copy_to", dst->p, dst->len); else { notify_keyspace_event(c, NOTIFY_GENERIC, "rename_from", src); notify_keyspace_event(c, NOTIFY_GENERIC, "rename_to", dst); } /* pubsub: keyspace event */
     return XF_DONE;
@@ -447,6 +449,7 @@ static void xfer_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     ks_add(c->ks, o.dstdb, arg_slot(dst), n);
     multi_touch(c->w, o.dstdb, dst->p, dst->len); /* multi: the destination's db */
     tracking_key_modified(c->w, c->client_id, dst->p, dst->len); /* tracking: invalidate */
+    blocking_signal_key(c->w, o.dstdb, dst->p, dst->len); /* blocking: a list moved into place */
     notify_keyspace_event_db(c->w, o.dstdb, NOTIFY_NEW, "new", dst->p, dst->len); /* pubsub: dbAdd's "new" */
     notify_keyspace_event_db(c->w, o.dstdb, NOTIFY_GENERIC, o.kind == XK_COPY ? "copy_to" : "rename_to", dst->p, dst->len); /* pubsub: keyspace event */
 }
@@ -541,6 +544,7 @@ static void cmd_move(struct cmd_ctx *c)
     ks_add(c->ks, dbid, arg_slot(key), e);
     db_signal_modified(c, key);
     multi_touch(c->w, (int)dbid, key->p, key->len); /* multi: MOVE touches the target db too */
+    blocking_signal_key(c->w, (int)dbid, key->p, key->len); /* blocking: the target db's waiters */
     notify_keyspace_event_db(c->w, (int)dbid, NOTIFY_NEW, "new", key->p, key->len); /* pubsub: dbAdd's "new" */
     notify_keyspace_event(c, NOTIFY_GENERIC, "move_from", key); notify_keyspace_event_db(c->w, (int)dbid, NOTIFY_GENERIC, "move_to", key->p, key->len); /* pubsub: keyspace event */
     reply_int(&c->r, 1);

@@ -18,6 +18,7 @@
 #include "shard/rdb.h"
 #include "shard/t_hash.h"
 #include "shard/t_set.h"
+#include "shard/t_zset.h"
 #include "shard/types.h"
 
 #include <errno.h>
@@ -152,7 +153,10 @@ static bool read_set(struct entry *e, struct buf *out, uint64_t *count)
     return true;
 }
 
-/* A list's elements head to tail. Lists are not on this branch yet. */
+/* A list's elements head to tail (BY nosort keeps this order, DESC
+ * reversed, LIMIT applied afterwards by the shared code). Lists are not on
+ * this branch yet: fill in with the list type's iterator, one put_bytes()
+ * and (*count)++ per element, and return true. */
 static bool read_list(struct entry *e, struct buf *out, uint64_t *count)
 {
     (void)e;
@@ -161,13 +165,21 @@ static bool read_list(struct entry *e, struct buf *out, uint64_t *count)
     return false;
 }
 
-/* A sorted set's members in score order. Sorted sets are not on this branch yet. */
+/* A sorted set's members in score order (BY nosort keeps this order, DESC
+ * reversed, LIMIT applied afterwards, as sortCommand's zset branch does).
+ * Redis converts the value to a skiplist for SORT, for good: so do we. */
 static bool read_zset(struct entry *e, struct buf *out, uint64_t *count)
 {
-    (void)e;
-    (void)out;
-    (void)count;
-    return false;
+    if (e->enc != OBJ_ENC_SKIPLIST)
+        zset_convert(e, OBJ_ENC_SKIPLIST);
+    struct zset_iter it;
+    struct zset_elem el;
+    zset_iter_rank(&it, e, 0, zset_card(e), false);
+    while (zset_iter_next(&it, &el)) {
+        put_bytes(out, el.m, el.len);
+        (*count)++;
+    }
+    return true;
 }
 
 /* A hash field's value (for "key->field" patterns). */

@@ -5,10 +5,12 @@
  * Owns: struct conn and its lifetime. Must not touch keyspace data: commands
  * reach the shards through dispatch.c. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/tracking.h" /* tracking: hooks */
+#include "server/monitor.h" /* monitor: hooks */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -333,6 +335,7 @@ static void process_input(struct conn *c)
      * left: a pipeline that pauses at every EXEC (or multi-shard command)
      * must not move its whole unparsed tail each time (quadratic). */
     size_t used = query_used(c);
+    c->qbuf_running = c->paused ? used : 0; /* Redis keeps them in querybuf until the command ends */
     if (used == c->query.len) {
         c->query.len = 0;
         resp_parser_shift(&c->parser, used);
@@ -376,6 +379,7 @@ static void conn_on_data(struct io_sock *s, const char *data, size_t len)
 void conn_resume(struct conn *c)
 {
     c->paused = false;
+    c->qbuf_running = 0;
     if (!c->closing && c->query.len)
         process_input(c);
     if (c->flags & CONN_PEER_EOF)
@@ -392,6 +396,10 @@ static void conn_on_eof(struct io_sock *s, int err)
         conn_close(c);
         return;
     }
+    if (blocking_conn_is_blocked(c)) { /* blocking: a blocked client that hangs up is gone (as Redis) */
+        conn_close(c);
+        return;
+    }
     c->flags |= CONN_PEER_EOF;
     conn_queue_flush(c);
 }
@@ -403,6 +411,8 @@ void conn_close(struct conn *c)
     c->closing = true;
     pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
     tracking_conn_closed(c); /* tracking: drop its state and BCAST prefixes */
+    blocking_conn_closed(c); /* blocking: withdraw from the keys it waits on */
+    monitor_conn_gone(c); /* monitor: leaves monitor mode */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
@@ -485,6 +495,8 @@ void conn_describe(struct conn *c, struct buf *out)
     char flags[16], *fp = flags;
     if (pubsub_conn_counts(c, &sub, &psub, &ssub))
         *fp++ = 'P';
+    if (blocking_conn_is_blocked(c)) /* blocking */
+        *fp++ = 'b';
     int64_t redir = tracking_conn_flags(c, &fp); /* tracking: t R B flags, redir= */
     if (fp == flags)
         *fp++ = 'N';
@@ -495,7 +507,7 @@ void conn_describe(struct conn *c, struct buf *out)
                      "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=%lld resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
                      (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
-                     sub, psub, ssub, c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
+                     sub, psub, ssub, c->query.len - query_used(c) + c->qbuf_running, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
                      c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
                      c->last_cmd, (long long)redir, c->resp);
     buf_put(out, line, (size_t)n);

@@ -30,6 +30,8 @@
 #include "server/persist.h"
 #include "server/clock.h"
 #include "server/tracking.h" /* tracking: remember keys read */
+#include "server/blocking.h" /* blocking: parked clients */
+#include "server/busy.h" /* busy: commands queued behind a busy script get -BUSY */
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -92,6 +94,11 @@ static void mso_free_state(struct mso *t)
     }
     buf_free(&t->scratch);
     mi_free(t->state);
+    if (t->block) { /* blocking */
+        block_req_free(t->block);
+        mi_free(t->block);
+        t->block = NULL;
+    }
 }
 
 /* Run a command on this shard now: the handler, or every hop of its mso. */
@@ -99,13 +106,14 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
     size_t start = ctx->r.b->len;
     uint64_t t0 = clock_ticks();
+    bool rerun = ctx->block && ctx->block->mode == BLOCK_SERVING; /* blocking: counted when it blocked */
     persist_before_command(ctx->w, ctx->cmd, ctx->argv, keyidx, nkeys, ctx->cmd->mso && ctx->cmd->mso->global);
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
         tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
-        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+        stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
         persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
     }
@@ -122,12 +130,14 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
         .parts = &part,
         .single = true,
         .track = ctx->track, /* tracking */
+        .block = ctx->block, /* blocking: the caller's mode */
     };
     buf_init(&part.out);
     run_mso_here(ctx, &t);
+    t.block = NULL; /* blocking: borrowed from the caller */
     tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
     mso_free_state(&t);
-    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+    stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
@@ -139,6 +149,19 @@ void exec_command_here(struct worker *w, const struct command *cmd, int db, int 
     struct cmd_ctx ctx = {
         .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
         .now_ms = w->now_ms, .client_id = client_id, .in_script = true,
+    };
+    ctx.r.b = out;
+    ctx.r.resp = resp;
+    run_command(&ctx, keyidx, nkeys);
+}
+
+/* blocking.c: run a parked client's command again here with its request */
+void exec_command_blocked(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
+                          int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out, struct block_req *req)
+{
+    struct cmd_ctx ctx = {
+        .w = w, .ks = &w->ks, .cmd = cmd, .db = db, .argc = argc, .argv = argv,
+        .now_ms = w->now_ms, .client_id = client_id, .block = req,
     };
     ctx.r.b = out;
     ctx.r.resp = resp;
@@ -164,6 +187,9 @@ struct exec_op {
     int *keyidx;
     uint64_t *fps;
     struct buf out;
+    struct block_req block; /* blocking: CMD_BLOCKING commands */
+    uint64_t wid;
+    int shard;
 };
 
 static struct exec_op *exec_op_new(struct conn *c, const struct command *cmd, int argc, const struct arg *argv,
@@ -198,12 +224,21 @@ static void exec_op_returned(struct worker *w, struct msg *m)
     (void)w;
     struct exec_op *op = (struct exec_op *)m;
     struct conn *c = op->conn;
-    struct buf tmp = op->pend->out;
-    op->pend->out = op->out;
-    op->out = tmp;
-    conn_pending_done(c, op->pend);
+    bool blocking = op->cmd->flags & CMD_BLOCKING;
+    if (blocking && op->block.would_block) { /* blocking: parked on op->shard */
+        blocking_conn_parked(c, op->pend, op->wid, op->shard, &op->block);
+    } else {
+        struct buf tmp = op->pend->out;
+        op->pend->out = op->out;
+        op->out = tmp;
+        conn_pending_done(c, op->pend);
+    }
+    bool resume = blocking && !op->block.would_block && !c->closing;
+    block_req_free(&op->block);
     buf_free(&op->out);
     mi_free(op);
+    if (resume)
+        conn_resume(c);
     conn_release(c);
 }
 
@@ -222,9 +257,45 @@ static void exec_op_run(struct worker *w, struct exec_op *op)
     };
     ctx.r.b = &op->out;
     ctx.r.resp = op->resp;
+    if (op->cmd->flags & CMD_BLOCKING) { /* blocking: may park */
+        op->block.mode = BLOCK_MAY;
+        ctx.block = &op->block;
+    }
     run_command(&ctx, op->keyidx, op->nkeys);
+    op->shard = w->id;
+    if (op->block.would_block)
+        op->wid = blocking_park_here(w, op->conn, op->origin, op->cmd, op->db, op->resp, op->client_id, op->argc,
+                                     op->argv, op->keyidx, op->nkeys, &op->block);
     op->m.fn = exec_op_returned;
     worker_send(w, op->origin, &op->m);
+    blocking_serve_ready(w); /* blocking: serve keys this command made ready */
+}
+
+/* busy.c: a script past busy-reply-threshold holds this shard; a command
+ * that would wait behind it is answered `err` (-BUSY) instead, as Redis
+ * answers the commands it reads while a script is busy. */
+static void exec_op_refuse(struct worker *w, struct exec_op *op, const char *err)
+{
+    struct reply r = {&op->out, op->resp};
+    reply_error(&r, err);
+    op->m.fn = exec_op_returned;
+    worker_send(w, op->origin, &op->m);
+}
+
+void exec_reject_queued(struct worker *w, const char *err)
+{
+    struct txq_item *it = txq_head(&w->txq);
+    while (it) {
+        struct txq_item *next = it->next;
+        if (it->txid == 0) {
+            struct exec_op *op = (struct exec_op *)((char *)it - offsetof(struct exec_op, qi));
+            if (!(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                txq_remove(&w->txq, it);
+                exec_op_refuse(w, op, err);
+            }
+        }
+        it = next;
+    }
 }
 
 /* On the owner shard: run now, or queue behind an intent lock. */
@@ -235,6 +306,11 @@ static void exec_op_arrive(struct worker *w, struct msg *m)
     if (w->txq.len) {
         key_fps(op->db, op->argv, op->keyidx, op->nkeys, op->fps);
         if (txq_conflicts(&w->txq, op->fps, op->nkeys, global)) {
+            const char *busy = busy_error(w);
+            if (busy && !(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                exec_op_refuse(w, op, busy);
+                return;
+            }
             op->qi.txid = 0;
             op->qi.fps = op->fps;
             op->qi.nfps = op->nkeys;
@@ -252,7 +328,8 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 {
     struct worker *w = c->w;
     bool global = cmd->mso && cmd->mso->global;
-    if (owner == w->id) {
+    bool blocking = cmd->flags & CMD_BLOCKING; /* blocking: always deferred, pauses the connection */
+    if (owner == w->id && !blocking) {
         bool conflict = false;
         if (w->txq.len) {
             uint64_t fstack[16] = {0};
@@ -284,12 +361,15 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
             }
             run_command(&ctx, (int *)keyidx, nkeys);
             conn_end_reply(c, pend);
+            blocking_serve_ready(w); /* blocking: serve keys this command made ready */
             return;
         }
     }
     struct exec_op *op = exec_op_new(c, cmd, argc, argv, keyidx, nkeys);
     op->pend = conn_defer_reply(c);
     c->inflight++;
+    if (blocking)
+        c->paused = true;
     if (owner == w->id) {
         exec_op_arrive(w, &op->m);
         return;
@@ -357,6 +437,8 @@ void shard_process_queue(struct worker *w)
         }
         break;
     }
+    blocking_retry_held(w); /* blocking: keys held back by queued operations */
+    blocking_serve_ready(w);
 }
 
 /* coordinator side: a reply from a shard */
@@ -516,6 +598,8 @@ static void mso_after_hop(struct worker *w, struct mso *t)
 {
     int next = t->ops->next(t, t->hop);
     struct mso_shard **shards = t->shards;
+    if (next < 0 && t->block && t->block->would_block && t->conn)
+        blocking_mso_park(w, t); /* blocking: parks reach the shards before the finish */
     if (next < 0) {
         for (int i = 0; i < t->nparts; i++) {
             shards[i]->m.fn = mso_finish_msg;
@@ -660,11 +744,19 @@ static void mso_finish(struct worker *w, struct mso *t)
         mso_free(t);
         return;
     }
-    if (t->coordinator != t->origin) { /* at_keys: the reply goes home */
+    bool rerun = t->block && t->block->mode == BLOCK_SERVING; /* blocking: counted when it first blocked */
+    if (!t->pend) { /* blocking: parked, blocking.c owns the reply slot */
+        if (!rerun)
+            stats_count_command(w, t->cmd, 0, false);
+        mso_free(t);
+        conn_release(c);
+        return;
+    }
+    if (t->coordinator != t->origin) { /* at_keys (never blocking): the reply goes home */
         buf_init(&t->home_out);
         struct reply r = {&t->home_out, t->resp};
         t->ops->reply(t, &r);
-        stats_after_command(w, t->cmd, r.b, 0, 0);
+        stats_after_run(w, t->cmd, r.b, 0, 0, rerun);
         persist_after_command(w, t->cmd, r.b, 0); /* persist: dirty counter */
         mso_free_state(t);
         t->home.fn = mso_home_returned;
@@ -674,7 +766,7 @@ static void mso_finish(struct worker *w, struct mso *t)
     struct reply r = {&t->pend->out, t->resp};
     size_t start = r.b->len;
     t->ops->reply(t, &r);
-    stats_after_command(w, t->cmd, r.b, start, 0);
+    stats_after_run(w, t->cmd, r.b, start, 0, rerun);
     persist_after_command(w, t->cmd, r.b, start); /* persist: dirty counter */
     conn_pending_done(c, t->pend);
     mso_free_state(t);
@@ -750,7 +842,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
 {
     struct worker *w = c->w;
     bool global = cmd->mso->global;
-    if (global && g_nworkers == 1) {
+    if (global && g_nworkers == 1 && !cmd->mso->yields) {
         exec_single(c, cmd, argc, argv, 0, keyidx, nkeys, -1);
         return;
     }
@@ -771,6 +863,11 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     for (int i = 0; i < t->nparts; i++)
         buf_init(&t->parts[i].out);
     t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
+    if (cmd->flags & CMD_BLOCKING) { /* blocking: may park */
+        t->block = mi_zalloc(sizeof(*t->block));
+        blocking_mso_req_init(t->block); /* a woken client's rerun serves */
+        buf_init(&t->block->rewrites);
+    }
     t->pend = conn_defer_reply(c);
     c->inflight++;
     c->paused = true;

@@ -2,6 +2,7 @@
  * parsing with Redis's rules, and keyspace access that derives the slot from
  * the key. Owns no state. */
 #include "server/server.h"
+#include "server/blocking.h" /* blocking: hook */
 #include "cluster/slot.h"
 #include "server/clock.h"
 #include "server/multi.h" /* multi: hooks */
@@ -128,6 +129,7 @@ void db_signal_modified(struct cmd_ctx *c, const struct arg *key)
 {
     multi_touch(c->w, c->db, key->p, key->len); /* multi: WATCH sees the write */
     tracking_key_modified(c->w, c->client_id, key->p, key->len); /* tracking: invalidate */
+    blocking_signal_key(c->w, c->db, key->p, key->len); /* blocking: serve clients parked on it */
 }
 
 double g_usec_per_tick = 0.001;

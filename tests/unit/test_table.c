@@ -469,7 +469,7 @@ Test(object, expire_set_update_clear_keeps_bytes)
     entry_free(e);
 
     static int payload;
-    e = entry_new_object("list", 4, OBJ_LIST, 0, &payload);
+    e = entry_new_object("list", 4, 5 /* a type without operations */, 0, &payload);
     e = entry_set_expire(e, 9);
     cr_assert_eq(e->val.ptr, &payload);
     cr_assert_eq(memcmp(entry_key(e), "list", 4), 0);
