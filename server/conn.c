@@ -345,6 +345,7 @@ static void process_input(struct conn *c)
     }
     if (!c->query.len)
         buf_shrink(&c->query);
+    c->qbuf_kept = query_used(c); /* what is left of them after compaction */
 }
 
 static void check_query_limit(struct conn *c)
@@ -507,7 +508,7 @@ void conn_describe(struct conn *c, struct buf *out)
                      "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=%lld resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
                      (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
-                     sub, psub, ssub, c->query.len - query_used(c) + c->qbuf_running, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
+                     sub, psub, ssub, c->query.len - c->qbuf_kept + c->qbuf_running, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
                      c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
                      c->last_cmd, (long long)redir, c->resp);
     buf_put(out, line, (size_t)n);

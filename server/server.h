@@ -183,6 +183,7 @@ struct conn {
     char lib_ver[32];
     uint64_t qbuf_peak;
     size_t qbuf_running;            /* bytes dropped from query while paused (CLIENT LIST qbuf, as Redis's) */
+    size_t qbuf_kept;               /* consumed bytes left at the query's start (compacted lazily) */
     uint8_t reply_mode;             /* CLIENT REPLY: enum reply_mode_flag */
     bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
