@@ -282,6 +282,14 @@ static void exec_op_refuse(struct worker *w, struct exec_op *op, const char *err
     worker_send(w, op->origin, &op->m);
 }
 
+/* A queued single-shard command answered -BUSY instead of waiting. Not an
+ * EXEC run as one single-shard execution (cmd_multi.c): it waits behind the
+ * script as a multi-shard EXEC would (its state is freed by its reply). */
+static bool busy_refusable(const struct command *cmd)
+{
+    return !(cmd->flags & CMD_ALLOW_BUSY) && !(cmd->mso && strcmp(cmd->name, "exec") == 0);
+}
+
 void exec_reject_queued(struct worker *w, const char *err)
 {
     struct txq_item *it = txq_head(&w->txq);
@@ -289,7 +297,7 @@ void exec_reject_queued(struct worker *w, const char *err)
         struct txq_item *next = it->next;
         if (it->txid == 0) {
             struct exec_op *op = (struct exec_op *)((char *)it - offsetof(struct exec_op, qi));
-            if (!(op->cmd->flags & CMD_ALLOW_BUSY)) {
+            if (busy_refusable(op->cmd)) {
                 txq_remove(&w->txq, it);
                 exec_op_refuse(w, op, err);
             }
@@ -307,7 +315,7 @@ static void exec_op_arrive(struct worker *w, struct msg *m)
         key_fps(op->db, op->argv, op->keyidx, op->nkeys, op->fps);
         if (txq_conflicts(&w->txq, op->fps, op->nkeys, global)) {
             const char *busy = busy_error(w);
-            if (busy && !(op->cmd->flags & CMD_ALLOW_BUSY)) {
+            if (busy && busy_refusable(op->cmd)) {
                 exec_op_refuse(w, op, busy);
                 return;
             }
