@@ -305,3 +305,25 @@ Test(list, dump_restore_with_redis_both_ways)
     redisFree(r);
     server_stop(&ref);
 }
+
+/* ---------- shutdown with parked clients ---------- */
+
+Test(list, sigterm_with_blocked_clients_exits_cleanly)
+{
+    struct server s = {0};
+    server_start(&s, 4, "--save", "", NULL);
+    redisContext *c = hconnect(&s), *b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = hconnect(&s);
+        if (i % 2) /* keys on three threads */
+            redisAppendCommand(b[i], "BLPOP %s %s %s 0", k1, k2, k3);
+        else /* one key, of another thread than most connections */
+            redisAppendCommand(b[i], "BLMOVE %s %s LEFT LEFT 0", k3, k1);
+        redisBufferWrite(b[i], &(int){0});
+    }
+    wait_blocked(c, 4);
+    server_stop_clean(&s);
+    for (int i = 0; i < 4; i++)
+        redisFree(b[i]);
+    redisFree(c);
+}
