@@ -59,6 +59,7 @@ struct io_loop {
     char *bufs;
     unsigned br_mask;
     bool wake_armed;
+    int in_events;  /* completions are being reported: io_loop_poll_events must not nest */
     /* epoll */
     int epfd;
     char *rdbuf;
@@ -562,20 +563,34 @@ static void loop_wait(struct io_loop *l, unsigned timeout_ms)
         struct io_uring_cqe *cqe = NULL;
         int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
         (void)rc;
+        l->in_events++;
         uring_process(l);
+        l->in_events--;
     } else {
+        l->in_events++;
         epoll_process(l, (int)timeout_ms);
+        l->in_events--;
     }
 }
 
 static void loop_poll_nowait(struct io_loop *l)
 {
+    l->in_events++;
     if (l->uring) {
         io_uring_submit_and_get_events(&l->ring);
         uring_process(l);
     } else {
         epoll_process(l, 0);
     }
+    l->in_events--;
+}
+
+void io_loop_poll_events(struct io_loop *l)
+{
+    if (l->in_events)
+        return;
+    loop_poll_nowait(l);
+    run_deferred(l);
 }
 
 void io_loop_run(struct io_loop *l, const struct io_loop_hooks *h)

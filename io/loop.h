@@ -76,6 +76,10 @@ void io_loop_wake(struct io_loop *from, struct io_loop *to);
 /* Run until io_loop_stop is called from the loop's own thread. */
 void io_loop_run(struct io_loop *loop, const struct io_loop_hooks *hooks);
 void io_loop_stop(struct io_loop *loop);
+/* Report the completions already there, without waiting, from inside the
+ * loop's own hooks (a long-running task serving its sockets meanwhile). Does
+ * nothing when called while completions are being reported. */
+void io_loop_poll_events(struct io_loop *loop);
 /* Submit whatever is queued without waiting (used when work keeps arriving). */
 void io_loop_flush(struct io_loop *loop);
 

@@ -84,6 +84,11 @@ void blocking_rewrite_arg(struct cmd_ctx *c, int idx, const char *p, size_t len)
 {
     req_rewrite(c->block, idx, p, len);
 }
+void blocking_block_wake_on_delete(struct cmd_ctx *c)
+{
+    if (c->block)
+        c->block->wake_on_delete = true;
+}
 
 bool blocking_mso_may_block(const struct mso *t) { return req_may_block(t->block); }
 bool blocking_mso_serving(const struct mso *t) { return req_serving(t->block); }
@@ -97,6 +102,11 @@ void blocking_mso_skip_arg(struct mso *t, int idx)
 void blocking_mso_rewrite_arg(struct mso *t, int idx, const char *p, size_t len)
 {
     req_rewrite(t->block, idx, p, len);
+}
+void blocking_mso_wake_on_delete(struct mso *t)
+{
+    if (t->block)
+        t->block->wake_on_delete = true;
 }
 
 void block_req_free(struct block_req *b)
@@ -137,6 +147,7 @@ struct bwaiter {
     int origin;
     struct conn *conn;           /* never dereferenced here */
     bool notify_only;
+    bool wake_on_delete;         /* served also when the key is missing */
     const struct command *cmd;
     int db, resp;
     uint64_t client_id;
@@ -314,6 +325,7 @@ static struct bwaiter *waiter_new(struct worker *w, uint64_t wid, int origin, st
     wt->origin = origin;
     wt->conn = conn;
     wt->notify_only = notify_only;
+    wt->wake_on_delete = req && req->wake_on_delete;
     wt->cmd = cmd;
     wt->db = db;
     wt->resp = resp;
@@ -453,18 +465,26 @@ static bool waiter_conflicts(struct worker *w, const struct bwaiter *wt)
     return false;
 }
 
-/* Serve a key's waiters in FIFO order while the key exists. False when a
- * queued operation holds it (try again later). */
+static bool bkey_exists(struct worker *w, const struct bkey *k)
+{
+    struct ks_ref ref;
+    const struct arg ka = {k->key, k->len};
+    return ks_find(&w->ks, k->db, arg_slot(&ka), k->key, k->len, w->now_ms, &ref) != NULL;
+}
+
+/* Serve a key's waiters in FIFO order; once the key is missing, only those
+ * woken by its deletion. False when a queued operation holds it (try again
+ * later). */
 static bool serve_key(struct worker *w, struct bshard *s, struct bkey *k)
 {
     struct blink *l = k->head;
     while (l) {
         struct blink *next = l->next;
         struct bwaiter *wt = l->wt;
-        struct ks_ref ref;
-        const struct arg ka = {k->key, k->len};
-        if (!ks_find(&w->ks, k->db, arg_slot(&ka), k->key, k->len, w->now_ms, &ref))
-            return true;
+        if (!wt->wake_on_delete && !bkey_exists(w, k)) {
+            l = next;
+            continue;
+        }
         if (waiter_conflicts(w, wt))
             return false;
         /* `next` may be freed if it belongs to the served waiter: it cannot,
@@ -558,6 +578,7 @@ struct bconn {
 static _Thread_local struct bconn *tl_blocked;
 static _Thread_local uint64_t tl_nblocked;
 static _Thread_local int64_t tl_rerun_deadline;
+static _Thread_local bool tl_rerun; /* exec_mso runs a woken client's command again */
 
 static struct bconn *bconn_new(struct conn *c, uint64_t wid, struct pending *pend, const struct block_req *req)
 {
@@ -642,7 +663,9 @@ static void bconn_finish(struct bconn *b)
         conn_pending_done(c, pend);
     if (rerun) {
         tl_rerun_deadline = b->deadline ? b->deadline : 0;
+        tl_rerun = true;
         exec_mso(c, b->cmd, b->argc, b->argv, b->keyidx, b->nkeys);
+        tl_rerun = false;
         tl_rerun_deadline = 0;
     }
     buf_free(&b->served);
@@ -831,6 +854,7 @@ void blocking_mso_park(struct worker *w, struct mso *t)
         pm->keyidx = mi_malloc(sizeof(int) * (size_t)pt->nkeys);
         memcpy(pm->keyidx, pt->keyidx, sizeof(int) * (size_t)pt->nkeys);
         pm->req.skip_arg = t->block->skip_arg;
+        pm->req.wake_on_delete = t->block->wake_on_delete;
         buf_init(&pm->req.rewrites);
         b->state[pt->shard] = BS_HOLD;
         b->nheld++;
@@ -841,7 +865,11 @@ void blocking_mso_park(struct worker *w, struct mso *t)
         bconn_stop(w, b, BR_TIMEOUT);
 }
 
-int64_t blocking_take_rerun_deadline(void) { return tl_rerun_deadline; }
+void blocking_mso_req_init(struct block_req *b)
+{
+    b->mode = tl_rerun ? BLOCK_SERVING : BLOCK_MAY;
+    b->deadline = tl_rerun_deadline;
+}
 
 /* ---------- connection events ---------- */
 

@@ -26,7 +26,9 @@
  *      scripts and other multi-shard operations) the owner shard serves the
  *      key's parked clients in FIFO order by running the blocked command
  *      again on their behalf (handler or every hop of its mso, on that shard)
- *      with blocking_serving(c) / blocking_mso_serving(t) true:
+ *      with blocking_serving(c) / blocking_mso_serving(t) true (while the key
+ *      exists; a deleted key (DEL, FLUSHDB, SWAPDB, ...) runs only the
+ *      commands that asked blocking_*_wake_on_delete):
  *        - it serves: its reply goes to the client, which is unblocked;
  *        - it finds nothing and blocks again: the client stays parked in its
  *          place (the first deadline stays).
@@ -35,9 +37,11 @@
  *      error to the served client (BLMOVE's wrong-typed destination).
  *      Clients whose keys span shards are only notified: their own thread
  *      withdraws them from every shard and runs the command again as a normal
- *      atomic operation (in BLOCK_MAY mode), which may block again (at the
+ *      atomic operation (in serving mode), which may block again (at the
  *      tail: FIFO order is exact only among clients whose keys all live on
  *      one shard; notified clients race for the element).
+ *      INFO commandstats counts the command's call once, when it first runs;
+ *      its reruns add only a failure (as Redis's updateStatsOnUnblock).
  *   5. Timeout (0 = forever; checked every server tick), CLIENT UNBLOCK
  *      (TIMEOUT: the timeout reply, ERROR: "-UNBLOCKED client unblocked via
  *      CLIENT UNBLOCK") and disconnect withdraw the client from its shards;
@@ -79,6 +83,9 @@ void blocking_block(struct cmd_ctx *c, int64_t timeout_ms);
 void blocking_block_skip_arg(struct cmd_ctx *c, int idx);
 /* Replace argv[idx] in the parked copy of the command. */
 void blocking_rewrite_arg(struct cmd_ctx *c, int idx, const char *p, size_t len);
+/* Run the command again also when a key it waits on is deleted (XREADGROUP:
+ * Redis unblocks it with an error); others wait until the key comes back. */
+void blocking_block_wake_on_delete(struct cmd_ctx *c);
 
 /* The same for mso ops (call from `next`, on the coordinator). */
 bool blocking_mso_may_block(const struct mso *t);
@@ -88,6 +95,7 @@ void blocking_mso_block(struct mso *t, int64_t timeout_ms);
 bool blocking_mso_blocked(const struct mso *t);
 void blocking_mso_skip_arg(struct mso *t, int idx);
 void blocking_mso_rewrite_arg(struct mso *t, int idx, const char *p, size_t len);
+void blocking_mso_wake_on_delete(struct mso *t);
 
 /* ---------- for type code and the keyspace ---------- */
 
@@ -109,6 +117,7 @@ struct block_req {
     int64_t timeout_ms;    /* relative, as the command gave it */
     int64_t deadline;      /* absolute, when already known (a rerun keeps its first deadline) */
     int skip_arg;          /* 0: none */
+    bool wake_on_delete;   /* served also when the key is missing */
     struct buf rewrites;   /* records: int idx, uint32 len, bytes */
 };
 
@@ -130,8 +139,9 @@ void blocking_conn_parked(struct conn *c, struct pending *pend, uint64_t wid, in
  * released): park notify-only waiters on every part's shard and take over
  * t->pend (set to NULL). */
 void blocking_mso_park(struct worker *w, struct mso *t);
-/* exec_mso: the deadline of the rerun in progress on this thread (0: none). */
-int64_t blocking_take_rerun_deadline(void);
+/* exec_mso: set up a CMD_BLOCKING mso's request: BLOCK_MAY, or for the rerun
+ * of a woken client BLOCK_SERVING with its first deadline. */
+void blocking_mso_req_init(struct block_req *b);
 /* Serve the ready keys no queued operation holds. Cheap when none. */
 void blocking_serve_ready(struct worker *w);
 /* Ready keys held back by queued operations: retry (shard_process_queue). */

@@ -3,6 +3,7 @@
  * HELP). These act on the calling connection (CMD_CONN) except CLIENT LIST
  * and KILL, which visit every thread's connections as a multi-shard op.
  * Owns: connection-state commands. Must not touch keyspace data. */
+#include "server/monitor.h"
 #include "server/server.h"
 #include "server/blocking.h" /* blocking: CLIENT UNBLOCK */
 #include "server/pubsub.h" /* pubsub: hooks */
@@ -190,6 +191,7 @@ static void cmd_reset(struct cmd_ctx *c)
     pubsub_reset(conn); /* pubsub: RESET unsubscribes */
     multi_conn_reset(conn); /* multi: RESET discards MULTI and unwatches */
     tracking_conn_reset(conn); /* tracking: RESET turns tracking off */
+    monitor_conn_gone(conn); /* monitor: RESET leaves monitor mode */
     conn->db = 0;
     conn->resp = 2;
     c->r.resp = 2;
@@ -347,7 +349,10 @@ struct kill_filter {
     bool skipme;
     bool legacy;
     const char *err;
+    char errbuf[160]; /* err when formatted */
 };
+
+static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static void kill_parse(struct mso *t, struct kill_filter *f)
 {
@@ -383,6 +388,11 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
             f->type = v;
         } else if (arg_eq(k, "user")) {
             f->user = v;
+            if (!arg_is_str(v, "default")) { /* the only user without ACLs */
+                snprintf(f->errbuf, sizeof(f->errbuf), "ERR No such user '%.*s'", (int)(v->len > 100 ? 100 : v->len), v->p);
+                f->err = f->errbuf;
+                return;
+            }
         } else if (arg_eq(k, "skipme")) {
             if (arg_eq(v, "yes"))
                 f->skipme = true;
@@ -399,7 +409,6 @@ static void kill_parse(struct mso *t, struct kill_filter *f)
     }
 }
 
-static bool arg_is_str(const struct arg *a, const char *s) { return a->len == strlen(s) && !memcmp(a->p, s, a->len); }
 
 static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_t me)
 {
@@ -412,8 +421,6 @@ static bool kill_matches(const struct kill_filter *f, struct conn *conn, uint64_
     if (f->laddr && !arg_is_str(f->laddr, conn->laddr))
         return false;
     if (f->type && !conn_type_is(conn, f->type))
-        return false;
-    if (f->user && !arg_eq(f->user, "default"))
         return false;
     return true;
 }

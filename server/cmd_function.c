@@ -10,6 +10,7 @@
  * while every shard holds it (see cmd_script.c).
  *
  * Owns: the FUNCTION and FCALL commands. Must not touch keyspace data. */
+#include "server/busy.h"
 #include "server/server.h"
 #include "server/function.h"
 #include "server/glob.h"
@@ -266,7 +267,7 @@ static void cmd_function_stats(struct cmd_ctx *c)
     const struct fn_set *s = fn_current();
     reply_map(&c->r, 2);
     reply_bulkz(&c->r, "running_script");
-    reply_null(&c->r);
+    busy_reply_running_script(c);
     reply_bulkz(&c->r, "engines");
     reply_map(&c->r, 1);
     reply_bulkz(&c->r, "LUA");
@@ -277,7 +278,7 @@ static void cmd_function_stats(struct cmd_ctx *c)
     reply_int(&c->r, fn_set_count_functions(s));
 }
 
-static void cmd_function_kill(struct cmd_ctx *c) { reply_error(&c->r, "NOTBUSY No scripts in execution right now."); }
+static void cmd_function_kill(struct cmd_ctx *c) { busy_kill(c, false); }
 
 static void cmd_function_help(struct cmd_ctx *c)
 {
@@ -371,6 +372,10 @@ static void fcall_run(struct worker *w, struct mso *t, struct reply *r)
         reply_error(r, "ERR Number of keys can't be negative");
         return;
     }
+    if ((f->flags & FN_NO_CLUSTER) && w->cfg.cluster_enabled) {
+        reply_error(r, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+        return;
+    }
     if (ro_cmd && !(f->flags & FN_NO_WRITES)) {
         reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
         return;
@@ -382,7 +387,7 @@ static void fcall_run(struct worker *w, struct mso *t, struct reply *r)
         reply_error(r, "ERR Function not found");
         return;
     }
-    script_invoke(w, t, L, fname, true, (f->flags & FN_NO_WRITES) != 0, r);
+    script_invoke(w, t, L, fname, true, (f->flags & FN_NO_WRITES) != 0, (f->flags & FN_ALLOW_CROSS_SLOT) != 0, r);
 }
 
 static void fcall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
@@ -410,7 +415,8 @@ static void fcall_reply(struct mso *t, struct reply *r)
         reply_raw(r, t->scratch.data, t->scratch.len);
 }
 
-static const struct mso_ops fcall_ops = {.hop = fcall_hop, .next = fcall_next, .reply = fcall_reply, .global = true};
+static const struct mso_ops fcall_ops = {.hop = fcall_hop, .next = fcall_next, .reply = fcall_reply, .global = true,
+                                         .yields = true};
 
 #define F_CHANGE (CMD_NOSCRIPT | CMD_WRITE | CMD_GLOBAL)
 

@@ -1,16 +1,16 @@
 /* server/cmd_geo.c — the geo family: GEOADD (NX XX CH) GEODIST GEOHASH
  * GEOPOS GEOSEARCH GEOSEARCHSTORE (STOREDIST) GEORADIUS GEORADIUSBYMEMBER
- * (STORE STOREDIST) GEORADIUS_RO GEORADIUSBYMEMBER_RO. Replies, errors and
- * events as Redis 7.0's geo.c.
+ * (STORE STOREDIST) GEORADIUS_RO GEORADIUSBYMEMBER_RO. Replies, errors,
+ * events and the order of results (ties included) as Redis 7.0's geo.c.
  * Owns: geo command semantics on sorted-set values. The math is
- * shard/geohash.c; the sorted set is shard/t_zset.h. Searches that store
- * run as msos: hop 0 searches the source on its shard and writes the
- * (member, score) results into the part buffer, hop 1 builds the
- * destination on its owner, so source and destination on different
- * threads are read and written atomically.
+ * shard/geohash.c; the sorted set is shard/t_zset.h; searches that store
+ * (and GEORADIUS, which may) run as the zset family's store operation
+ * (server/cmd_zset.h), so a source and destination on different threads
+ * are read and written atomically. Must not touch other types' values.
  */
 #include "server/server.h"
 
+#include "server/cmd_zset.h"
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/geohash.h"
 #include "shard/t_zset.h"
@@ -484,13 +484,14 @@ static void geo_collect(const struct entry *z, struct geo_query *q, struct geo_r
     }
 }
 
-static int by_dist_asc(const void *a, const void *b)
+static int by_dist(const struct geo_point *a, const struct geo_point *b, bool desc)
 {
-    double x = ((const struct geo_point *)a)->dist, y = ((const struct geo_point *)b)->dist;
-    return x > y ? 1 : x == y ? 0 : -1;
+    int cmp = a->dist > b->dist ? 1 : a->dist == b->dist ? 0 : -1;
+    return desc ? -cmp : cmp;
 }
 
-/* Stable merge sort (glibc's qsort is one for arrays this size). */
+/* Every result sorted (Redis: glibc's qsort, a stable merge sort for
+ * arrays this size, so equal distances keep the scan order). */
 static void sort_points(struct geo_point *p, size_t n, bool desc)
 {
     if (n < 2)
@@ -500,12 +501,8 @@ static void sort_points(struct geo_point *p, size_t n, bool desc)
         for (size_t lo = 0; lo < n; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                int cmp = by_dist_asc(&p[i], &p[j]);
-                if (desc)
-                    cmp = -cmp;
-                tmp[k++] = cmp <= 0 ? p[i++] : p[j++];
-            }
+            while (i < mid && j < hi)
+                tmp[k++] = by_dist(&p[i], &p[j], desc) <= 0 ? p[i++] : p[j++];
             while (i < mid)
                 tmp[k++] = p[i++];
             while (j < hi)
@@ -516,22 +513,133 @@ static void sort_points(struct geo_point *p, size_t n, bool desc)
     mi_free(tmp);
 }
 
+/* ---- COUNT: only the first `count` need sorting ----
+ * Redis then uses its pqsort (the BSD quicksort: median-of-three pivots,
+ * Bentley-McIlroy three-way partitioning, insertion sort below 7, and no
+ * descent into parts that lie wholly outside the wanted ranks). Equal
+ * distances come out in whatever order that leaves them, so the same
+ * steps are taken here, on indices, to return the same members. */
+
+struct psort {
+    struct geo_point *p;
+    bool desc;
+    size_t want_lo, want_hi; /* ranks that must end sorted */
+};
+
+static void pswap(struct geo_point *p, size_t a, size_t b)
+{
+    struct geo_point t = p[a];
+    p[a] = p[b];
+    p[b] = t;
+}
+
+/* Swap the k points from a with the k points from b, pairwise. */
+static void pswap_run(struct geo_point *p, size_t a, size_t b, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        pswap(p, a + i, b + i);
+}
+
+static int pcmp(const struct psort *s, size_t a, size_t b) { return by_dist(&s->p[a], &s->p[b], s->desc); }
+
+static size_t median3(const struct psort *s, size_t a, size_t b, size_t c)
+{
+    if (pcmp(s, a, b) < 0)
+        return pcmp(s, b, c) < 0 ? b : pcmp(s, a, c) < 0 ? c : a;
+    return pcmp(s, b, c) > 0 ? b : pcmp(s, a, c) < 0 ? a : c;
+}
+
+static bool pwanted(const struct psort *s, size_t first, size_t n)
+{
+    size_t last = first + n - 1;
+    return !((s->want_lo < first && s->want_hi < first) || (s->want_lo > last && s->want_hi > last));
+}
+
+static size_t smaller(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Sort p[first, first+n) as far as the wanted ranks need. */
+static void psort_range(const struct psort *s, size_t first, size_t n)
+{
+    for (;;) {
+        if (n < 7) {
+            for (size_t m = first + 1; m < first + n; m++)
+                for (size_t l = m; l > first && pcmp(s, l - 1, l) > 0; l--)
+                    pswap(s->p, l, l - 1);
+            return;
+        }
+        size_t mid = first + n / 2;
+        if (n > 7) {
+            size_t lo = first, hi = first + n - 1;
+            if (n > 40) {
+                size_t d = n / 8;
+                lo = median3(s, lo, lo + d, lo + 2 * d);
+                mid = median3(s, mid - d, mid, mid + d);
+                hi = median3(s, hi - 2 * d, hi - d, hi);
+            }
+            mid = median3(s, lo, mid, hi);
+        }
+        pswap(s->p, first, mid); /* the pivot sits at `first` */
+        /* [first+1, a): equal; [a, b): less; (c, d]: greater; (d, end): equal */
+        size_t a = first + 1, b = first + 1, c = first + n - 1, d = first + n - 1;
+        for (;;) {
+            int r;
+            while (b <= c && (r = pcmp(s, b, first)) <= 0) {
+                if (r == 0)
+                    pswap(s->p, a++, b);
+                b++;
+            }
+            while (b <= c && (r = pcmp(s, c, first)) >= 0) {
+                if (r == 0)
+                    pswap(s->p, c, d--);
+                c--;
+            }
+            if (b > c)
+                break;
+            pswap(s->p, b++, c--);
+        }
+        size_t end = first + n;
+        size_t k = smaller(a - first, b - a);
+        pswap_run(s->p, first, b - k, k);
+        k = smaller(d - c, end - d - 1);
+        pswap_run(s->p, b, end - k, k);
+        size_t less = b - a, greater = d - c;
+        if (less > 1 && pwanted(s, first, less))
+            psort_range(s, first, less);
+        if (greater <= 1)
+            return;
+        first = end - greater;
+        n = greater;
+        if (!pwanted(s, first, n))
+            return;
+    }
+}
+
+/* The first `count` of n points in order (Redis's pqsort(..., 0, count-1)). */
+static void sort_points_first(struct geo_point *p, size_t n, size_t count, bool desc)
+{
+    struct psort s = {p, desc, 0, count - 1};
+    psort_range(&s, 0, n);
+}
+
 /* Search the source (on this shard): false after replying an error.
- * *missing tells that the source does not exist. */
-static bool geo_search(struct cmd_ctx *c, int flags, struct geo_query *q, struct geo_result *res, bool *missing)
+ * A missing source gives no results. */
+static bool geo_search(struct cmd_ctx *c, int flags, struct geo_query *q, struct geo_result *res)
 {
     bool err;
     int src = (flags & GF_SEARCHSTORE) ? 2 : 1;
     struct entry *z = zset_read(c, &c->argv[src], &err);
     if (err || !geo_parse(c, z, flags, q))
         return false;
-    *missing = !z;
     memset(res, 0, sizeof(*res));
     if (!z)
         return true;
     geo_collect(z, q, res);
-    if (q->sort != SORT_NONE)
-        sort_points(res->p, res->n, q->sort == SORT_DESC);
+    if (q->sort != SORT_NONE) {
+        if (q->count && (size_t)q->count < res->n)
+            sort_points_first(res->p, res->n, (size_t)q->count, q->sort == SORT_DESC);
+        else
+            sort_points(res->p, res->n, q->sort == SORT_DESC);
+    }
     if (q->count && res->n > (size_t)q->count) {
         for (size_t i = (size_t)q->count; i < res->n; i++)
             mi_free(res->p[i].member);
@@ -569,172 +677,62 @@ static void cmd_geosearch_read(struct cmd_ctx *c)
 {
     struct geo_query q;
     struct geo_result res;
-    bool missing;
-    if (!geo_search(c, geo_command_flags(c->cmd), &q, &res, &missing))
+    if (!geo_search(c, geo_command_flags(c->cmd), &q, &res))
         return;
     geo_reply_points(&c->r, &q, &res);
     result_free(&res);
 }
 
 /* ---------- storing searches (mso) ----------
- * Hop 0 on the source's shard: the search, its reply (no STORE) or the
- * results as [u32 len][member][double score] records in the part buffer,
- * with count = results, count2 = 1 when it replied (error or points).
- * Hop 1 on the destination's shard: replace it with the results. */
+ * GEOSEARCHSTORE and GEORADIUS(BYMEMBER) run as the zset family's store
+ * operation (server/cmd_zset.h): the search runs on the source's shard and
+ * its results are stored on the destination's. A GEORADIUS without STORE
+ * has no destination: its points reply travels back the way an error does
+ * (compute "fails" with the reply already written). */
 
-static int part_of(struct mso *t, int argi)
+static int georadius_getkeys(struct arg *argv, int argc, int *keys, int max, int first_opt);
+
+static int store_src(int flags) { return (flags & GF_SEARCHSTORE) ? 2 : 1; }
+
+/* argv index of the destination, -1 for none. */
+static int store_dst(struct cmd_ctx *c, int flags)
 {
-    for (int p = 0; p < t->nparts; p++)
-        for (int i = 0; i < t->parts[p].nkeys; i++)
-            if (t->parts[p].keyidx[i] == argi)
-                return p;
-    return -1;
+    if (flags & GF_SEARCHSTORE)
+        return 1;
+    int keys[2];
+    int n = georadius_getkeys(c->argv, c->argc, keys, 2, (flags & GF_COORDS) ? 6 : 5);
+    return n == 2 ? keys[1] : -1;
 }
 
-static bool has_key(const struct cmd_ctx *c, int argi)
+static bool geo_store_compute(struct cmd_ctx *c, struct buf *img, struct reply *out)
 {
-    for (int i = 0; i < c->nkeys; i++)
-        if (c->keyidx[i] == argi)
-            return true;
-    return false;
-}
-
-struct geo_store {
-    int dst;           /* argv index of the destination */
-    int64_t n;
-    bool storedist;
-    bool search;       /* GEOSEARCHSTORE: its event name */
-    struct buf recs;   /* the results */
-};
-
-static void geo_store_hop0(struct cmd_ctx *c, struct mso *t, struct mso_part *p)
-{
-    int flags = geo_command_flags(t->cmd);
+    struct reply saved = c->r;
+    c->r = *out; /* errors and a plain GEORADIUS's points go to `out` */
     struct geo_query q;
     struct geo_result res;
-    bool missing;
-    if (!geo_search(c, flags, &q, &res, &missing)) {
-        p->count2 = 1; /* the error is in p->out */
-        return;
-    }
-    if (!q.store) {
-        geo_reply_points(&c->r, &q, &res);
-        result_free(&res);
-        p->count2 = 1;
-        return;
-    }
-    struct geo_store *st = mi_zalloc(sizeof(*st));
-    st->dst = q.store;
-    st->n = (int64_t)res.n;
-    st->storedist = q.storedist;
-    st->search = flags & GF_SEARCH;
-    buf_init(&st->recs);
-    for (size_t i = 0; i < res.n; i++) {
-        uint32_t len = (uint32_t)res.p[i].len;
-        double score = q.storedist ? res.p[i].dist : res.p[i].score;
-        buf_put(&st->recs, &len, sizeof(len));
-        buf_put(&st->recs, res.p[i].member, len);
-        buf_put(&st->recs, &score, sizeof(score));
-    }
-    result_free(&res);
-    p->data = st;
-}
-
-static void geo_store_write(struct cmd_ctx *c, const struct geo_store *st)
-{
-    const struct arg *key = &c->argv[st->dst];
-    struct ks_ref ref;
-    struct entry *old = db_find(c, key, &ref);
-    if (!st->n) {
-        if (old) {
-            ks_delete(c->ks, c->db, &ref);
-            db_signal_modified(c, key);
-            notify_keyspace_event(c, NOTIFY_GENERIC, "del", key); /* pubsub: keyspace event */
+    bool stored = false;
+    if (geo_search(c, geo_command_flags(c->cmd), &q, &res)) {
+        if (q.store) {
+            for (size_t i = 0; i < res.n; i++)
+                zres_put(img, res.p[i].member, res.p[i].len, q.storedist ? res.p[i].dist : res.p[i].score);
+            stored = true;
+        } else {
+            geo_reply_points(&c->r, &q, &res);
         }
-        return;
+        result_free(&res);
     }
-    size_t maxlen = 0;
-    for (const char *at = st->recs.data, *end = at + st->recs.len; at < end;) {
-        uint32_t len;
-        memcpy(&len, at, sizeof(len));
-        if (len > maxlen)
-            maxlen = len;
-        at += sizeof(len) + len + sizeof(double);
-    }
-    struct entry *e = zset_new_entry(key->p, key->len, (size_t)st->n, maxlen);
-    for (const char *at = st->recs.data, *end = at + st->recs.len; at < end;) {
-        uint32_t len;
-        double score;
-        memcpy(&len, at, sizeof(len));
-        memcpy(&score, at + sizeof(len) + len, sizeof(score));
-        int out;
-        zset_add(e, score, at + sizeof(len), len, 0, &out, NULL);
-        at += sizeof(len) + len + sizeof(double);
-    }
-    if (old) {
-        ks_replace(c->ks, c->db, &ref, e);
-        db_touch(c, e);
-        db_signal_modified(c, key);
-    } else {
-        db_add(c, key, e);
-    }
-    notify_keyspace_event(c, NOTIFY_ZSET, st->search ? "geosearchstore" : "georadiusstore", key); /* pubsub: keyspace event */
+    c->r = saved;
+    return stored;
 }
 
 static void geo_store_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
-    int src = (geo_command_flags(t->cmd) & GF_SEARCHSTORE) ? 2 : 1;
-    if (hop == 0) {
-        if (has_key(c, src))
-            geo_store_hop0(c, t, &t->parts[part]);
-        if (t->single && t->parts[part].data)
-            geo_store_write(c, t->parts[part].data);
-        return;
-    }
-    const struct geo_store *st = t->state;
-    if (st && has_key(c, st->dst))
-        geo_store_write(c, st);
+    int flags = geo_command_flags(t->cmd);
+    zstore_hop(c, t, part, hop, store_src(flags), store_dst(c, flags), geo_store_compute,
+               (flags & GF_SEARCH) ? "geosearchstore" : "georadiusstore");
 }
 
-static int geo_store_next(struct mso *t, int hop)
-{
-    if (hop > 0 || t->single)
-        return -1;
-    int src = (geo_command_flags(t->cmd) & GF_SEARCHSTORE) ? 2 : 1;
-    int sp = part_of(t, src);
-    if (sp < 0 || !t->parts[sp].data)
-        return -1;
-    t->state = t->parts[sp].data; /* t->state owns it from now on */
-    t->parts[sp].data = NULL;
-    return 1;
-}
-
-static const struct geo_store *store_of(struct mso *t)
-{
-    if (t->state)
-        return t->state;
-    for (int p = 0; p < t->nparts; p++)
-        if (t->parts[p].data)
-            return t->parts[p].data;
-    return NULL;
-}
-
-static void geo_store_reply(struct mso *t, struct reply *r)
-{
-    int src = (geo_command_flags(t->cmd) & GF_SEARCHSTORE) ? 2 : 1;
-    int sp = part_of(t, src);
-    const struct geo_store *st = store_of(t);
-    if (sp >= 0 && t->parts[sp].count2) {
-        reply_raw(r, t->parts[sp].out.data, t->parts[sp].out.len);
-    } else {
-        reply_int(r, st ? st->n : 0);
-    }
-    /* the records buffer is freed here; the struct by mso_free_state */
-    if (st)
-        buf_free((struct buf *)&st->recs);
-}
-
-static const struct mso_ops geo_store_ops = {.hop = geo_store_hop, .next = geo_store_next, .reply = geo_store_reply};
+static const struct mso_ops geo_store_ops = {.hop = geo_store_hop, .next = zstore_next, .reply = zstore_reply};
 
 /* GEORADIUS / GEORADIUSBYMEMBER keys: the source and the last STORE /
  * STOREDIST argument. */

@@ -40,6 +40,8 @@
 #include "server/clock.h"
 #include "server/multi.h"
 #include "server/persist.h"
+#include "server/monitor.h" /* monitor: EXEC's commands, as Redis's call() */
+#include "server/tracking.h" /* tracking: reads inside EXEC */
 
 #include <mimalloc.h>
 #include <pthread.h>
@@ -66,6 +68,8 @@ struct wkey {
 struct mstate {
     bool in_multi;
     bool failed; /* an error while queueing: EXECABORT */
+    bool exec_running, exec_deferred; /* monitor: EXEC still running after cmd_exec returned */
+    char exec_word[4];                /* monitor: "exec" as the client spelled it */
     struct qcmd *q;
     int nq, capq;
     struct wkey *wk;
@@ -633,6 +637,30 @@ bool multi_dispatch(struct conn *c, int argc, struct arg *argv)
     return true;
 }
 
+bool multi_refuse(struct conn *c, const struct command *cmd, const char *err)
+{
+    struct mstate *st = c->multi;
+    if (!st || !st->in_multi)
+        return false;
+    if (strcmp(cmd->name, "exec") != 0) {
+        st->failed = true;
+        return false;
+    }
+    queue_clear(st);
+    unwatch_all(c, st);
+    struct pending *pend;
+    struct reply r = {conn_begin_reply(c, &pend), c->resp};
+    reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", err);
+    conn_end_reply(c, pend);
+    return true;
+}
+
+bool multi_exec_monitor_deferred(struct conn *c)
+{
+    struct mstate *st = c->multi;
+    return st && st->exec_deferred;
+}
+
 void multi_conn_reset(struct conn *c)
 {
     struct mstate *st = c->multi;
@@ -662,6 +690,7 @@ struct xstep {
     int kind;
     int owner;       /* K_SHARD */
     int db, resp;    /* fixed when the step starts (SELECT / HELLO before it apply) */
+    uint16_t track;  /* tracking: the client's read token */
     struct mso *sub; /* K_MSO: the command's own operation */
     int *subidx;
     bool locked;     /* its keys are part of EXEC's operation */
@@ -727,6 +756,7 @@ static void run_step_here(struct worker *w, struct xstep *s, uint64_t client_id,
         .w = w,
         .ks = &w->ks,
         .conn = conn,
+        .in_exec = true,
         .cmd = cmd,
         .db = s->db,
         .argc = s->q.argc,
@@ -735,6 +765,7 @@ static void run_step_here(struct worker *w, struct xstep *s, uint64_t client_id,
         .client_id = client_id,
         .keyidx = s->q.keyidx,
         .nkeys = s->q.nkeys,
+        .track = s->track, /* tracking */
     };
     ctx.r.b = &s->out;
     ctx.r.resp = s->resp;
@@ -758,6 +789,7 @@ static void run_step_here(struct worker *w, struct xstep *s, uint64_t client_id,
             .nparts = 1,
             .parts = &part,
             .single = true,
+            .track = s->track, /* tracking */
         };
         buf_init(&part.out);
         for (int hop = 0; hop >= 0; hop = cmd->mso->next(&lt, hop)) {
@@ -772,6 +804,7 @@ static void run_step_here(struct worker *w, struct xstep *s, uint64_t client_id,
         buf_free(&lt.scratch);
         mi_free(lt.state);
     }
+    tracking_remember_keys(&ctx, s->q.keyidx, s->q.nkeys); /* tracking: keys read by a tracking client */
     stats_after_command(w, cmd, &s->out, 0, ticks_to_nsec(clock_ticks() - t0));
     persist_after_command(w, cmd, &s->out, 0);
 }
@@ -785,6 +818,7 @@ static void build_sub(struct xstate *x, struct xstep *s)
     t->db = s->db;
     t->resp = s->resp;
     t->client_id = x->conn_id;
+    t->track = s->track; /* tracking */
     t->argc = s->q.argc;
     t->argv = s->q.argv;
     t->coordinator = x->conn->w->id;
@@ -834,6 +868,14 @@ static void finish_sub(struct xstate *x, struct xstep *s)
     sub_free(s);
 }
 
+/* monitor: as Redis's call(), each command of the transaction is shown
+ * (after connection commands ran: SELECT shows its new db). */
+static void monitor_step(struct conn *c, const struct xstep *s)
+{
+    if (monitor_shows(s->q.cmd))
+        monitor_feed(c->w, c, s->q.cmd->flags & CMD_CONN ? c->db : s->db, s->q.argc, s->q.argv);
+}
+
 /* On the coordinator: run connection-thread steps, stop at the next step
  * that needs the shards (returns its hop number) or the end (-1). */
 static int advance(struct xstate *x)
@@ -844,9 +886,11 @@ static int advance(struct xstate *x)
         s->resp = x->conn->resp;
         if (s->kind == K_INLINE) {
             run_step_here(x->conn->w, s, x->conn_id, x->conn);
+            monitor_step(x->conn, s);
             x->cur++;
             continue;
         }
+        monitor_step(x->conn, s);
         if (s->kind == K_MSO) {
             build_sub(x, s);
             x->subhop = 0;
@@ -925,6 +969,10 @@ static void exec_reply(struct mso *t, struct reply *r)
     struct xstate *x = xs_of(t);
     if (r)
         exec_write_reply(x, r);
+    struct mstate *st = x->conn->multi; /* monitor: EXEC's own line follows its commands' */
+    if (st->exec_deferred && !x->conn->closing)
+        monitor_feed(x->conn->w, x->conn, x->conn->db, 1, &(struct arg){st->exec_word, 4});
+    st->exec_running = st->exec_deferred = false;
     xstate_free(x);
 }
 
@@ -973,6 +1021,7 @@ static void cmd_exec(struct cmd_ctx *c)
         struct xstep *s = &x->steps[i];
         s->q = st->q[i];
         buf_init(&s->out);
+        s->track = tracking_token(conn); /* tracking */
         const struct command *cmd = s->q.cmd;
         if ((cmd->flags & CMD_CONN) && cmd->handler) {
             s->kind = K_INLINE;
@@ -1014,6 +1063,7 @@ static void cmd_exec(struct cmd_ctx *c)
             s->db = conn->db;
             s->resp = conn->resp;
             run_step_here(c->w, s, conn->id, conn);
+            monitor_step(conn, s);
         }
         c->r.resp = conn->resp;
         exec_write_reply(x, &c->r);
@@ -1038,7 +1088,10 @@ static void cmd_exec(struct cmd_ctx *c)
     }
     for (int i = 0; i < nkeys; i++)
         keyidx[i] = 2 + i;
+    st->exec_running = true;
+    memcpy(st->exec_word, c->argv[0].p, 4);
     exec_mso(conn, global ? &exec_global_cmd : c->cmd, argc, argv, keyidx, nkeys);
+    st->exec_deferred = st->exec_running; /* monitor: not finished yet */
     mi_free(argv);
     mi_free(keyidx);
 }

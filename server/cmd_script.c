@@ -38,6 +38,8 @@
 #include "server/persist.h"
 #include "server/script.h"
 #include "server/function.h"
+#include "server/busy.h" /* busy: the count hook, SCRIPT KILL */
+#include "server/monitor.h" /* monitor: commands called by scripts */
 #include "server/tracking.h" /* tracking: a script that reads remembers its keys */
 
 #include <lauxlib.h>
@@ -58,11 +60,14 @@
 #include <strings.h>
 
 #define NBUCKETS 1024
+/* A script without a shebang: Redis's legacy EVAL mode (no declared flags). */
+#define SCRIPT_COMPAT (1u << 31)
 
 struct sentry {
     char sha[41];
     char *body;
     size_t len;
+    unsigned flags; /* the shebang's FN_* flags, or SCRIPT_COMPAT without one */
     struct sentry *next;
 };
 
@@ -85,6 +90,8 @@ struct run {
     const struct arg *argv;
     bool killed;       /* SCRIPT KILL / FUNCTION KILL stopped it */
     bool read_called;  /* tracking: the script ran a readonly command */
+    bool one_slot;     /* cluster: keys must stay in one slot (no allow-cross-slot-keys) */
+    int slot;          /* cluster: the slot used so far, -1 none */
 };
 
 static _Thread_local struct lstate *tl_ls;
@@ -115,10 +122,11 @@ static struct sentry *cache_find(struct lstate *ls, const char *sha)
     return NULL;
 }
 
-static void cache_add(struct lstate *ls, const char *sha, const char *body, size_t len)
+static void cache_add(struct lstate *ls, const char *sha, const char *body, size_t len, unsigned flags)
 {
     struct sentry *e = mi_zalloc(sizeof(*e));
     memcpy(e->sha, sha, 41);
+    e->flags = flags;
     e->body = mi_malloc(len + 1);
     memcpy(e->body, body, len);
     e->body[len] = 0;
@@ -619,6 +627,24 @@ static void ls_flush(void)
     ls->L = NULL;
 }
 
+size_t script_cache_count(void) { return tl_ls ? tl_ls->nscripts : 0; }
+
+size_t script_cache_list(struct script_cached *out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; tl_ls && i < NBUCKETS; i++)
+        for (struct sentry *e = tl_ls->tab[i]; e && n < cap; e = e->next, n++) {
+            memcpy(out[n].sha, e->sha, 40);
+            out[n].bytes = sizeof(*e) + mi_usable_size(e->body);
+        }
+    return n;
+}
+
+size_t script_vm_memory(void)
+{
+    return tl_ls && tl_ls->L ? (size_t)lua_gc(tl_ls->L, LUA_GCCOUNT, 0) * 1024 : 0; /* Redis's KB granularity */
+}
+
 /* The worker is stopping: close its Lua state and drop its script cache. */
 void script_thread_done(void)
 {
@@ -626,6 +652,149 @@ void script_thread_done(void)
     ls_flush();
     mi_free(tl_ls);
     tl_ls = NULL;
+}
+
+/* ---------- the EVAL shebang ---------- */
+
+/* One word of the shebang line as Redis's sdssplitargs splits it: blanks
+ * separate words, double quotes take C escapes (\xHH, \n, ...), single
+ * quotes take \', a closing quote must end the word. Writes the word into
+ * out (as long as the line at most). Returns 1 with a word, 0 at the end, -1
+ * on unbalanced quotes. */
+static int shebang_word(const char **pp, const char *end, char *out, size_t *outlen)
+{
+    const char *p = *pp;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (p >= end)
+        return 0;
+    size_t n = 0;
+    int quote = 0; /* 0, '"' or '\'' */
+    for (;;) {
+        if (quote == '"') {
+            if (p >= end)
+                return -1;
+            if (*p == '\\' && p + 3 < end && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+                isxdigit((unsigned char)p[3])) {
+                char hex[3] = {p[2], p[3], 0};
+                out[n++] = (char)strtol(hex, NULL, 16);
+                p += 4;
+                continue;
+            }
+            if (*p == '\\' && p + 1 < end) {
+                char c = p[1];
+                out[n++] = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'b' ? '\b' : c == 'a' ? '\a' : c;
+                p += 2;
+                continue;
+            }
+            if (*p == '"') {
+                if (p + 1 < end && !isspace((unsigned char)p[1]))
+                    return -1;
+                quote = 0;
+                p++;
+                break;
+            }
+            out[n++] = *p++;
+        } else if (quote == '\'') {
+            if (p >= end)
+                return -1;
+            if (*p == '\\' && p + 1 < end && p[1] == '\'') {
+                out[n++] = '\'';
+                p += 2;
+                continue;
+            }
+            if (*p == '\'') {
+                if (p + 1 < end && !isspace((unsigned char)p[1]))
+                    return -1;
+                quote = 0;
+                p++;
+                break;
+            }
+            out[n++] = *p++;
+        } else {
+            if (p >= end || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == 0)
+                break;
+            if (*p == '"' || *p == '\'') {
+                quote = *p++;
+                continue;
+            }
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    *outlen = n;
+    *pp = p;
+    return 1;
+}
+
+/* flags=a,b,... as Redis splits it: empty means none, every comma splits. */
+static bool shebang_flags(const char *list, size_t len, unsigned *flags, char *err, size_t errlen)
+{
+    const char *p = list, *end = list + len;
+    while (len && p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        size_t n = (size_t)(stop - p);
+        unsigned bit = 0;
+        for (int i = 0; i < FN_NFLAGS && !bit; i++)
+            if (strlen(fn_flag_names[i]) == n && memcmp(fn_flag_names[i], p, n) == 0)
+                bit = 1u << i;
+        if (!bit) {
+            snprintf(err, errlen, "Unexpected flag in script shebang: %.*s", (int)(n > 200 ? 200 : n), p);
+            return false;
+        }
+        *flags |= bit;
+        p = stop + 1;
+    }
+    return true;
+}
+
+/* Redis's evalExtractShebangFlags: a body without "#!" runs in the legacy
+ * mode (SCRIPT_COMPAT); "#!lua [flags=...]" declares its flags. *skip is the
+ * shebang's length (its newline is kept so line numbers hold). On error
+ * writes Redis's text (without "ERR ") into err. */
+static bool shebang_parse(const char *body, size_t len, unsigned *flags, size_t *skip, char *err, size_t errlen)
+{
+    *flags = SCRIPT_COMPAT;
+    *skip = 0;
+    if (len < 2 || body[0] != '#' || body[1] != '!')
+        return true;
+    const char *nul = memchr(body, 0, len); /* Redis reads the body as a C string */
+    const char *nl = memchr(body, '\n', nul ? (size_t)(nul - body) : len);
+    if (!nl) {
+        snprintf(err, errlen, "Invalid script shebang");
+        return false;
+    }
+    const char *p = body, *end = nl;
+    char *word = mi_malloc((size_t)(end - body) + 1);
+    size_t wl;
+    bool ok = true;
+    int got = shebang_word(&p, end, word, &wl);
+    if (got <= 0) {
+        snprintf(err, errlen, "Invalid engine in script shebang");
+        ok = false;
+    } else if (strcmp(word, "#!lua") != 0) {
+        snprintf(err, errlen, "Unexpected engine in script shebang: %.200s", word);
+        ok = false;
+    }
+    unsigned f = 0;
+    while (ok && (got = shebang_word(&p, end, word, &wl)) != 0) {
+        if (got < 0) {
+            snprintf(err, errlen, "Invalid engine in script shebang");
+            ok = false;
+        } else if (wl >= 6 && memcmp(word, "flags=", 6) == 0) {
+            ok = shebang_flags(word + 6, wl - 6, &f, err, errlen);
+        } else {
+            snprintf(err, errlen, "Unknown lua shebang option: %.200s", word);
+            ok = false;
+        }
+    }
+    mi_free(word);
+    if (ok) {
+        *flags = f;
+        *skip = (size_t)(nl - body);
+    }
+    return ok;
 }
 
 /* Compile body as f_<sha> in this thread's state and cache it. On failure
@@ -641,20 +810,12 @@ static bool script_define(struct lstate *ls, const char *sha, const char *body, 
     if (have)
         return true;
     size_t skip = 0;
-    if (len >= 2 && body[0] == '#' && body[1] == '!') {
-        /* shebang: keep the newline so line numbers hold; flags not supported */
-        const char *nl = memchr(body, '\n', len);
-        if (!nl) {
-            if (r)
-                reply_error(r, "ERR Invalid script shebang");
-            return false;
-        }
-        if (strncmp(body, "#!lua", 5) != 0 || (body[5] != ' ' && body[5] != '\n')) {
-            if (r)
-                reply_errorf(r, "ERR Unexpected engine in script shebang: %.*s", (int)(nl - body - 2), body + 2);
-            return false;
-        }
-        skip = (size_t)(nl - body);
+    unsigned flags = 0;
+    char err[256];
+    if (!shebang_parse(body, len, &flags, &skip, err, sizeof(err))) {
+        if (r)
+            reply_errorf(r, "ERR %s", err);
+        return false;
     }
     if (len > skip && body[skip] == LUA_SIGNATURE[0]) {
         if (r)
@@ -669,7 +830,7 @@ static bool script_define(struct lstate *ls, const char *sha, const char *body, 
     }
     lua_setfield(L, LUA_REGISTRYINDEX, fname);
     if (!cache_find(ls, sha))
-        cache_add(ls, sha, body, len);
+        cache_add(ls, sha, body, len, flags);
     return true;
 }
 
@@ -721,22 +882,7 @@ static void remote_run(struct worker *w, struct msg *m)
 
 /* Send now (not at the end of the loop iteration: this thread is about to
  * spin) and wake the target. */
-static void send_now(struct worker *w, int to, struct msg *m)
-{
-    worker_send(w, to, m);
-    struct outq *oq = &w->outbox[to];
-    while (oq->head) {
-        if (!spsc_push(&g_workers[to]->inbox[w->id], oq->head)) {
-            io_loop_wake(NULL, g_workers[to]->loop); /* NULL: an eventfd write now; a ring message would wait for our next submit */
-            continue;
-        }
-        oq->head = oq->head->next;
-        if (!oq->head)
-            oq->tail = NULL;
-    }
-    w->wake_needed[to] = false;
-    io_loop_wake(NULL, g_workers[to]->loop); /* NULL: an eventfd write now; a ring message would wait for our next submit */
-}
+static void send_now(struct worker *w, int to, struct msg *m) { worker_send_now(w, to, m); }
 
 static void wait_all(_Atomic int *left)
 {
@@ -854,6 +1000,28 @@ static void run_sub_mso(struct run *run, const struct command *cmd, int argc, st
     mi_free(idx);
 }
 
+#define KILLED_MSG "Script killed by user with SCRIPT KILL..."
+
+/* Cluster mode, a script without allow-cross-slot-keys (Redis's
+ * scriptVerifyClusterState): every key it touches, declared or not, must
+ * hash to one slot. */
+static bool script_one_slot(struct run *run, const struct command *cmd, int argc, struct arg *argv)
+{
+    int keystack[64];
+    int *keys = argc <= 64 ? keystack : mi_malloc(sizeof(int) * (size_t)argc);
+    int nkeys = command_keys(cmd, argv, argc, keys, argc);
+    bool ok = true;
+    for (int i = 0; i < nkeys && ok; i++) {
+        int slot = (int)arg_slot(&argv[keys[i]]);
+        if (run->slot < 0)
+            run->slot = slot;
+        ok = run->slot == slot;
+    }
+    if (keys != keystack)
+        mi_free(keys);
+    return ok;
+}
+
 /* Run one command of a script into out (a RESP reply in `resp`). Returns an
  * error text (Redis's scriptCall rejections) or NULL. */
 static const char *script_exec(struct run *run, int argc, struct arg *argv, struct buf *out)
@@ -870,7 +1038,15 @@ static const char *script_exec(struct run *run, int argc, struct arg *argv, stru
         return "This Redis command is not allowed from script";
     if (run->ro && (cmd->flags & CMD_WRITE))
         return "Write commands are not allowed from read-only scripts.";
+    if ((cmd->flags & CMD_WRITE) && !busy_script_write(run->w)) {
+        run->killed = true; /* SCRIPT KILL came before the first write: it wins */
+        return KILLED_MSG;
+    }
+    if (run->one_slot && !script_one_slot(run, cmd, argc, argv))
+        return "Script attempted to access keys that do not hash to the same slot";
     run->read_called |= (cmd->flags & CMD_READONLY) != 0; /* tracking */
+    if (!(cmd->flags & (CMD_ADMIN | CMD_SKIP_MONITOR)))
+        monitor_feed(run->w, NULL, run->db, argc, argv); /* monitor: "[db lua]" */
     int resp = run->lua_resp;
     if (cmd->flags & CMD_CONN) {
         if (strcmp(cmd->name, "select") == 0) {
@@ -1093,6 +1269,8 @@ static int generic_call(lua_State *L, bool raise)
     if (err) {
         buf_free(&out);
         push_error(L, err, strlen(err));
+        if (run->killed)
+            return lua_error(L); /* even from redis.pcall */
         lua_pushstring(L, "ignore_error_stats_update");
         lua_pushboolean(L, 1);
         lua_settable(L, -3);
@@ -1320,6 +1498,24 @@ static bool fetch_remote_body(struct worker *w, const char *sha, char **body, si
     return false;
 }
 
+/* Redis's scriptPrepareForRun checks for a script that declared its flags
+ * (a legacy script only runs read-only under EVAL_RO / EVALSHA_RO). */
+static bool eval_flags_allow(struct worker *w, unsigned flags, bool *ro, struct reply *r)
+{
+    if (flags & SCRIPT_COMPAT)
+        return true;
+    if ((flags & FN_NO_CLUSTER) && w->cfg.cluster_enabled) {
+        reply_error(r, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+        return false;
+    }
+    if (!(flags & FN_NO_WRITES) && *ro) {
+        reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    *ro = (flags & FN_NO_WRITES) != 0;
+    return true;
+}
+
 /* The whole script on this (the coordinator) thread; every shard is held. */
 static void eval_run(struct worker *w, struct mso *t, struct reply *r)
 {
@@ -1384,7 +1580,36 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
         }
         lua_getfield(L, LUA_REGISTRYINDEX, fname);
     }
-    script_invoke(w, t, L, sha, false, ro, r);
+    struct sentry *e = cache_find(ls, sha);
+    unsigned flags = e ? e->flags : SCRIPT_COMPAT;
+    if (!eval_flags_allow(w, flags, &ro, r)) {
+        lua_pop(L, 2);
+        return;
+    }
+    script_invoke(w, t, L, sha, false, ro, flags & (SCRIPT_COMPAT | FN_ALLOW_CROSS_SLOT), r);
+}
+
+/* Lua instructions between two looks at the clock / kill flag (Redis's value). */
+#define HOOK_EVERY 100000
+
+/* The count hook: past busy-reply-threshold the thread answers -BUSY and
+ * serves its clients from here (busy.c); a kill request (or SHUTDOWN NOSAVE)
+ * raises an error on every line from then on, so pcall cannot swallow it. */
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct run *run = tl_run;
+    if (!run)
+        return;
+    if (!run->killed && busy_script_tick(run->w)) {
+        run->killed = true;
+        serverlog(LL_WARNING, "Lua script killed by user with SCRIPT KILL.");
+        lua_sethook(L, count_hook, LUA_MASKLINE, 0);
+    }
+    if (run->killed) {
+        push_error(L, KILLED_MSG, strlen(KILLED_MSG));
+        lua_error(L);
+    }
 }
 
 /* Stack: [error handler, function]. Runs the function with KEYS/ARGV as
@@ -1392,7 +1617,7 @@ static void eval_run(struct worker *w, struct mso *t, struct reply *r)
  * into r and pops both. t->argv is "<cmd> <name> <numkeys> keys... args...",
  * numkeys already checked. */
 void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *name, bool fn_args, bool ro,
-                   struct reply *r)
+                   bool cross_slot, struct reply *r)
 {
     long long numkeys = 0;
     arg_to_ll(&t->argv[2], &numkeys);
@@ -1406,9 +1631,15 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
         set_array_global(L, "ARGV", args, nargs);
     }
     struct run run = {.w = w, .db = t->db, .client_resp = t->resp, .lua_resp = 2, .client_id = t->client_id,
-                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv};
+                      .ro = ro, .name = name, .argc = t->argc, .argv = t->argv,
+                      .one_slot = !cross_slot && w->cfg.cluster_enabled,
+                      .slot = numkeys > 0 ? (int)arg_slot(&keys[0]) : -1};
     run_begin(&run);
+    busy_script_begin(w, !fn_args, name, t->argc, t->argv);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     int err = lua_pcall(L, fn_args ? 2 : 0, 1, -2 - (fn_args ? 2 : 0));
+    lua_sethook(L, NULL, 0, 0);
+    busy_script_end(w);
     run_end(&run);
     if (run.read_called && t->track) /* tracking: as Redis, a script that reads remembers its declared keys */
         tracking_remember_remote(w, t->track, t->client_id, keys, (int)numkeys);
@@ -1418,9 +1649,7 @@ void script_invoke(struct worker *w, struct mso *t, lua_State *L, const char *na
         gc_count = 0;
     }
     if (err) {
-        if (run.killed) {
-            reply_error(r, "ERR Script killed by user with SCRIPT KILL...");
-        } else if (!lua_istable(L, -1)) {
+        if (!lua_istable(L, -1)) {
             const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
             reply_errorf(r, "ERR Error running script %s, %.100s", name, msg);
         } else {
@@ -1476,7 +1705,8 @@ static void eval_reply(struct mso *t, struct reply *r)
         reply_raw(r, t->scratch.data, t->scratch.len);
 }
 
-static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true};
+static const struct mso_ops eval_ops = {.hop = eval_hop, .next = eval_next, .reply = eval_reply, .global = true,
+                                        .yields = true};
 
 /* ---------- SCRIPT ---------- */
 
@@ -1549,7 +1779,7 @@ static void flush_hop_checked(struct cmd_ctx *c, struct mso *t, int part, int ho
 
 static const struct mso_ops flush_ops = {.hop = flush_hop_checked, .next = mso_one_hop, .reply = flush_reply, .global = true};
 
-static void cmd_script_kill(struct cmd_ctx *c) { reply_error(&c->r, "NOTBUSY No scripts in execution right now."); }
+static void cmd_script_kill(struct cmd_ctx *c) { busy_kill(c, true); }
 
 static void cmd_script_help(struct cmd_ctx *c)
 {

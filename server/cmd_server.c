@@ -4,6 +4,7 @@
  * USAGE run on the key's owner thread; DEBUG SLEEP blocks only the
  * connection's thread. Replies and errors as Redis 7.0.
  * Owns: server-level command semantics (INFO's text is info.c's). */
+#include "server/busy.h"
 #include "server/info.h"
 #include "server/blocking.h" /* blocking: hooks */
 #include "server/log.h"
@@ -59,6 +60,7 @@ static void flushall_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     for (int db = 0; db < c->ks->ndb; db++) {
         multi_touch_flush(c->w, db); /* multi: touch watched keys */
         ks_flush_db(c->ks, db);
+        blocking_signal_db(c->w, db); /* blocking: XREADGROUP waiters get "-UNBLOCKED" */
     }
     tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
@@ -71,6 +73,7 @@ static void flushdb_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
         return;
     multi_touch_flush(c->w, c->db); /* multi: touch watched keys */
     ks_flush_db(c->ks, c->db);
+    blocking_signal_db(c->w, c->db); /* blocking: XREADGROUP waiters get "-UNBLOCKED" */
     tracking_flush(c->w); /* tracking: forget keys, null invalidation */
 }
 
@@ -170,6 +173,12 @@ static void cmd_shutdown(struct cmd_ctx *c)
     if (abort_it) {
         /* shutdowns are immediate: there is never one to abort */
         reply_error(&c->r, "ERR No shutdown in progress.");
+        return;
+    }
+    const char *busy = busy_error(c->w);
+    if (busy && !nosave) {
+        /* a script past busy-reply-threshold: only SHUTDOWN NOSAVE (as Redis) */
+        reply_error(&c->r, busy);
         return;
     }
     serverlog(LL_WARNING, "User requested shutdown...");

@@ -19,6 +19,7 @@
 #include "shard/t_hash.h"
 #include "shard/t_list.h"
 #include "shard/t_set.h"
+#include "shard/t_zset.h"
 #include "shard/types.h"
 
 #include <errno.h>
@@ -153,7 +154,8 @@ static bool read_set(struct entry *e, struct buf *out, uint64_t *count)
     return true;
 }
 
-/* A list's elements head to tail. */
+/* A list's elements head to tail (BY nosort keeps this order, DESC
+ * reversed, LIMIT applied afterwards by the shared code). */
 static bool read_list(struct entry *e, struct buf *out, uint64_t *count)
 {
     const struct quicklist *ql = e->val.ptr;
@@ -170,13 +172,21 @@ static bool read_list(struct entry *e, struct buf *out, uint64_t *count)
     return true;
 }
 
-/* A sorted set's members in score order. Sorted sets are not on this branch yet. */
+/* A sorted set's members in score order (BY nosort keeps this order, DESC
+ * reversed, LIMIT applied afterwards, as sortCommand's zset branch does).
+ * Redis converts the value to a skiplist for SORT, for good: so do we. */
 static bool read_zset(struct entry *e, struct buf *out, uint64_t *count)
 {
-    (void)e;
-    (void)out;
-    (void)count;
-    return false;
+    if (e->enc != OBJ_ENC_SKIPLIST)
+        zset_convert(e, OBJ_ENC_SKIPLIST);
+    struct zset_iter it;
+    struct zset_elem el;
+    zset_iter_rank(&it, e, 0, zset_card(e), false);
+    while (zset_iter_next(&it, &el)) {
+        put_bytes(out, el.m, el.len);
+        (*count)++;
+    }
+    return true;
 }
 
 /* A hash field's value (for "key->field" patterns). */

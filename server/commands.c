@@ -20,6 +20,7 @@ static const struct command *family_tables[] = {
     cluster_commands,
     dump_commands,
     script_commands,
+    monitor_commands,
     list_commands,
     hash_commands,
     set_commands,

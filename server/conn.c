@@ -10,6 +10,7 @@
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/tracking.h" /* tracking: hooks */
+#include "server/monitor.h" /* monitor: hooks */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -326,6 +327,7 @@ static void process_input(struct conn *c)
     size_t used = c->parser.kind == '*' && c->parser.argc ? c->parser.argv[0].off : c->parser.pos;
     if (c->parser.kind == '*' && !c->parser.argc)
         used = c->parser.pos;
+    c->qbuf_running = c->paused ? used : 0; /* Redis keeps them in querybuf until the command ends */
     if (used) {
         buf_consume(&c->query, used);
         resp_parser_shift(&c->parser, used);
@@ -366,6 +368,7 @@ static void conn_on_data(struct io_sock *s, const char *data, size_t len)
 void conn_resume(struct conn *c)
 {
     c->paused = false;
+    c->qbuf_running = 0;
     if (!c->closing && c->query.len)
         process_input(c);
     if (c->flags & CONN_PEER_EOF)
@@ -398,6 +401,7 @@ void conn_close(struct conn *c)
     pubsub_conn_closed(c); /* pubsub: drop the connection's subscriptions */
     tracking_conn_closed(c); /* tracking: drop its state and BCAST prefixes */
     blocking_conn_closed(c); /* blocking: withdraw from the keys it waits on */
+    monitor_conn_gone(c); /* monitor: leaves monitor mode */
     struct worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
@@ -492,7 +496,7 @@ void conn_describe(struct conn *c, struct buf *out)
                      "oll=0 omem=0 tot-mem=%zu events=r cmd=%s user=default redir=%lld resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->sock.fd, c->name ? c->name : "",
                      (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags, c->db,
-                     sub, psub, ssub, c->query.len, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
+                     sub, psub, ssub, c->query.len + c->qbuf_running, c->query.cap - c->query.len, c->out[0].cap, (size_t)c->qbuf_peak,
                      c->out[c->out_active].len, sizeof(*c) + c->query.cap + c->out[0].cap + c->out[1].cap,
                      c->last_cmd, (long long)redir, c->resp);
     buf_put(out, line, (size_t)n);

@@ -11,6 +11,8 @@
 #include "server/multi.h" /* multi: hooks */
 #include "server/pubsub.h" /* pubsub: hooks */
 #include "server/tracking.h" /* tracking: CLIENT CACHING lifetime */
+#include "server/busy.h" /* busy: -BUSY while a script runs long */
+#include "server/monitor.h" /* monitor: feed commands */
 
 #include <ctype.h>
 #include <mimalloc.h>
@@ -142,6 +144,8 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
 {
     const char *err = NULL;
     struct worker *w = c->w;
+    if (w->busy && busy_refuse(c, argc, argv)) /* busy: a script past busy-reply-threshold */
+        return;
     w->stats.total_commands++;
     if (c->multi && multi_dispatch(c, argc, argv)) /* multi: queue inside MULTI */
         return;
@@ -167,10 +171,16 @@ static void dispatch_one(struct conn *c, int argc, struct arg *argv)
         return;
     }
     if (c->pubsub && pubsub_deny(c, cmd)) return; /* pubsub: subscribed RESP2 context allows only (P|S)(UN)SUBSCRIBE PING QUIT RESET */
+    /* monitor: as Redis, admin commands are never shown; scripts (SKIP_MONITOR) are, before their calls */
+    bool monitored = !(cmd->flags & CMD_ADMIN) && (!(cmd->flags & CMD_SKIP_MONITOR) || (cmd->mso && cmd->mso->yields));
     if (cmd->flags & CMD_CONN) {
         exec_inline(c, cmd, argc, argv);
+        if (monitored && !c->closing && !multi_exec_monitor_deferred(c)) /* multi: EXEC feeds itself when it ends */
+            monitor_feed(w, c, c->db, argc, argv); /* after it ran: SELECT shows its new db */
         return;
     }
+    if (monitored)
+        monitor_feed(w, c, c->db, argc, argv);
     if (cmd->route) {
         exec_single(c, cmd, argc, argv, cmd->route(argv, argc), NULL, 0, -1);
         return;

@@ -184,6 +184,8 @@ void fn_thread_done(void)
     tl_fs.set = NULL;
 }
 
+size_t fn_vm_memory(void) { return tl_fs.L ? (size_t)lua_gc(tl_fs.L, LUA_GCCOUNT, 0) * 1024 : 0; }
+
 /* ---------- the Lua side ---------- */
 
 #define REG_ENV_MT "__fn_env_mt"     /* metatable of the library environment */

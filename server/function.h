@@ -83,6 +83,8 @@ int fn_set_count_functions(const struct fn_set *s);
 lua_State *fn_push_function(const char *name, size_t len);
 /* The worker exits. */
 void fn_thread_done(void);
+/* INFO memory: bytes this thread's function Lua state uses (0 if none). */
+size_t fn_vm_memory(void);
 
 /* RDB_OPCODE_FUNCTION2 + code, per library (RDB and FUNCTION DUMP). */
 void fn_write_rdb(const struct fn_set *s, struct buf *b);

@@ -14,6 +14,8 @@
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: INFO stats */
 #include "server/tracking.h" /* tracking: INFO clients / stats */
+#include "server/script.h" /* scripting: INFO memory */
+#include "server/function.h"
 #include "server/log.h"
 #include "shard/memory.h"
 
@@ -102,6 +104,14 @@ void stats_count_command(struct worker *w, const struct command *cmd, int64_t ns
 {
     struct cmdstat *s = cmdstat_get(tstats(w), cmd);
     s->calls++;
+    s->nsec += nsec > 0 ? (uint64_t)nsec : 0;
+    if (failed)
+        s->failed++;
+}
+
+void stats_count_rerun(struct worker *w, const struct command *cmd, int64_t nsec, bool failed)
+{
+    struct cmdstat *s = cmdstat_get(tstats(w), cmd);
     s->nsec += nsec > 0 ? (uint64_t)nsec : 0;
     if (failed)
         s->failed++;
@@ -247,9 +257,13 @@ struct snap {
     struct cmdstat *cmds;
     struct errstat *errs;
     struct tracking_info trk; /* tracking */
+    size_t vm_eval, vm_functions; /* scripting */
+    size_t nscripts;
+    struct script_cached *scripts;
 };
 
 static bool wants_stats(const struct mso *t);
+static bool wants_memory(const struct mso *t);
 
 static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
 {
@@ -257,14 +271,20 @@ static void info_hop(struct cmd_ctx *c, struct mso *t, int part, int hop)
     struct worker *w = c->w;
     struct thread_stats *ts = tstats(w);
     int ndb = c->ks->ndb;
+    size_t nscripts = wants_memory(t) ? script_cache_count() : 0; /* scripting */
     size_t bytes = sizeof(struct snap) + sizeof(uint64_t) * 2 * (size_t)ndb +
-                   sizeof(struct cmdstat) * ts->used + sizeof(struct errstat) * ts->nerrs;
+                   sizeof(struct cmdstat) * ts->used + sizeof(struct errstat) * ts->nerrs +
+                   sizeof(struct script_cached) * nscripts;
     struct snap *s = mi_zalloc(bytes);
     s->ndb = ndb;
     s->keys = (uint64_t *)(s + 1);
     s->expires = s->keys + ndb;
     s->cmds = (struct cmdstat *)(s->expires + ndb);
     s->errs = (struct errstat *)(s->cmds + ts->used);
+    s->scripts = (struct script_cached *)(s->errs + ts->nerrs);
+    s->nscripts = script_cache_list(s->scripts, nscripts);
+    s->vm_eval = script_vm_memory();
+    s->vm_functions = fn_vm_memory();
     for (int db = 0; db < ndb; db++) {
         s->keys[db] = ks_db_size(c->ks, db);
         s->expires[db] = ks_db_volatile(c->ks, db);
@@ -355,6 +375,7 @@ static unsigned selected_sections(const struct mso *t)
 }
 
 static bool wants_stats(const struct mso *t) { return selected_sections(t) & S_STATS; }
+static bool wants_memory(const struct mso *t) { return selected_sections(t) & S_MEMORY; }
 
 /* ---------- formatting ---------- */
 
@@ -370,7 +391,49 @@ struct totals {
     uint64_t total_error_replies;
     uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels;
     struct tracking_info trk; /* tracking: summed; prefixes: every shard holds them all */
+    size_t vm_eval, vm_functions;  /* scripting: the Lua states, summed */
+    size_t nscripts, scripts_mem;  /* distinct cached scripts over the threads */
+    size_t functions_mem;          /* the libraries (the same set on every thread) */
+    int nfunctions, nlibs;
 };
+
+static int cached_cmp(const void *a, const void *b) { return memcmp(a, b, 40); }
+
+/* Scripting: each thread caches the scripts it ran, so the same script may
+ * sit on several threads; count it once. The libraries are the same on
+ * every thread: the coordinator's set. */
+static void sum_scripts(struct mso *t, struct totals *tot)
+{
+    size_t n = 0;
+    for (int p = 0; p < t->nparts; p++)
+        n += ((struct snap *)t->parts[p].data)->nscripts;
+    if (n) {
+        struct script_cached *all = mi_malloc(sizeof(*all) * n);
+        size_t k = 0;
+        for (int p = 0; p < t->nparts; p++) {
+            struct snap *s = t->parts[p].data;
+            memcpy(all + k, s->scripts, sizeof(*all) * s->nscripts);
+            k += s->nscripts;
+        }
+        qsort(all, n, sizeof(*all), cached_cmp);
+        for (size_t i = 0; i < n; i++) {
+            if (i && memcmp(all[i].sha, all[i - 1].sha, 40) == 0)
+                continue;
+            tot->nscripts++;
+            tot->scripts_mem += all[i].bytes;
+        }
+        mi_free(all);
+    }
+    const struct fn_set *fs = fn_current();
+    tot->nlibs = fs->nlibs;
+    tot->nfunctions = fn_set_count_functions(fs);
+    for (int i = 0; i < fs->nlibs; i++) {
+        tot->functions_mem += sizeof(struct fn_lib) + fs->libs[i].len + strlen(fs->libs[i].name);
+        for (int f = 0; f < fs->libs[i].nfuncs; f++)
+            tot->functions_mem += sizeof(struct fn_func) + strlen(fs->libs[i].funcs[f].name) +
+                                  (fs->libs[i].funcs[f].desc ? strlen(fs->libs[i].funcs[f].desc) : 0);
+    }
+}
 
 static void sum_parts(struct mso *t, struct totals *tot)
 {
@@ -411,7 +474,10 @@ static void sum_parts(struct mso *t, struct totals *tot)
         tot->trk.items += s->trk.items;
         if (s->trk.prefixes > tot->trk.prefixes)
             tot->trk.prefixes = s->trk.prefixes;
+        tot->vm_eval += s->vm_eval; /* scripting */
+        tot->vm_functions += s->vm_functions;
     }
+    sum_scripts(t, tot);
 }
 
 static void addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -520,13 +586,16 @@ static void add_memory(struct buf *b, const struct config *cfg, const struct tot
     unsigned long total_mem = pages > 0 && psize > 0 ? (unsigned long)pages * (unsigned long)psize : 0;
     size_t elapsed, user, sys, cur_rss, peak_rss, cur_commit, peak_commit, faults;
     mi_process_info(&elapsed, &user, &sys, &cur_rss, &peak_rss, &cur_commit, &peak_commit, &faults);
-    char h_used[64], h_peak[64], h_total[64], h_rss[64], h_max[64], h_zero[64];
+    char h_used[64], h_peak[64], h_total[64], h_rss[64], h_max[64];
     bytes_to_human(h_used, sizeof(h_used), used);
     bytes_to_human(h_peak, sizeof(h_peak), peak);
     bytes_to_human(h_total, sizeof(h_total), total_mem);
     bytes_to_human(h_rss, sizeof(h_rss), rss);
     bytes_to_human(h_max, sizeof(h_max), (unsigned long long)cfg->maxmemory);
-    bytes_to_human(h_zero, sizeof(h_zero), 0);
+    char h_lua[64], h_vm[64], h_scripts[64]; /* scripting */
+    bytes_to_human(h_lua, sizeof(h_lua), tot->vm_eval);
+    bytes_to_human(h_vm, sizeof(h_vm), tot->vm_eval + tot->vm_functions);
+    bytes_to_human(h_scripts, sizeof(h_scripts), tot->scripts_mem + tot->functions_mem);
     double peak_perc = peak ? (double)used * 100 / (double)peak : 0;
     double dataset_perc = used ? (double)dataset * 100 / (double)used : 0;
     size_t allocated = cur_commit > used ? cur_commit : used;
@@ -550,18 +619,18 @@ static void add_memory(struct buf *b, const struct config *cfg, const struct tot
          "allocator_resident:%zu\r\n"
          "total_system_memory:%lu\r\n"
          "total_system_memory_human:%s\r\n"
-         "used_memory_lua:0\r\n"
-         "used_memory_vm_eval:0\r\n"
+         "used_memory_lua:%zu\r\n"
+         "used_memory_vm_eval:%zu\r\n"
          "used_memory_lua_human:%s\r\n"
-         "used_memory_scripts_eval:0\r\n"
-         "number_of_cached_scripts:0\r\n"
-         "number_of_functions:0\r\n"
-         "number_of_libraries:0\r\n"
-         "used_memory_vm_functions:0\r\n"
-         "used_memory_vm_total:0\r\n"
+         "used_memory_scripts_eval:%zu\r\n"
+         "number_of_cached_scripts:%zu\r\n"
+         "number_of_functions:%d\r\n"
+         "number_of_libraries:%d\r\n"
+         "used_memory_vm_functions:%zu\r\n"
+         "used_memory_vm_total:%zu\r\n"
          "used_memory_vm_total_human:%s\r\n"
-         "used_memory_functions:0\r\n"
-         "used_memory_scripts:0\r\n"
+         "used_memory_functions:%zu\r\n"
+         "used_memory_scripts:%zu\r\n"
          "used_memory_scripts_human:%s\r\n"
          "maxmemory:%lld\r\n"
          "maxmemory_human:%s\r\n"
@@ -586,7 +655,9 @@ static void add_memory(struct buf *b, const struct config *cfg, const struct tot
          "lazyfree_pending_objects:0\r\n"
          "lazyfreed_objects:0\r\n",
          used, h_used, rss, h_rss, peak, h_peak, peak_perc, overhead, dataset, dataset_perc, used, allocated,
-         rss > allocated ? rss : allocated, total_mem, h_total, h_zero, h_zero, h_zero,
+         rss > allocated ? rss : allocated, total_mem, h_total, tot->vm_eval, tot->vm_eval, h_lua,
+         tot->scripts_mem, tot->nscripts, tot->nfunctions, tot->nlibs, tot->vm_functions,
+         tot->vm_eval + tot->vm_functions, h_vm, tot->functions_mem, tot->scripts_mem + tot->functions_mem, h_scripts,
          cfg->maxmemory, h_max, config_maxmemory_policy_name(cfg->maxmemory_policy), alloc_frag,
          allocated - used, alloc_rss, (ssize_t)rss - (ssize_t)allocated, frag, (ssize_t)rss - (ssize_t)used,
          tot->clients_mem);

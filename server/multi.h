@@ -13,8 +13,14 @@ void multi_touch(struct worker *w, int db, const char *key, size_t len);
 /* On a shard, before a database is emptied / two are swapped. */
 void multi_touch_flush(struct worker *w, int db);
 void multi_touch_swap(struct worker *w, int a, int b);
+/* busy.c: a command refused with `err` (-BUSY) inside MULTI fails the
+ * transaction; EXEC is answered -EXECABORT and discards it. True when it replied. */
+bool multi_refuse(struct conn *c, const struct command *cmd, const char *err);
 /* RESET: discard the transaction and unwatch. */
 void multi_conn_reset(struct conn *c);
+/* dispatch.c, right after EXEC: true when EXEC went on as an operation;
+ * its MONITOR line then follows its commands' when it finishes. */
+bool multi_exec_monitor_deferred(struct conn *c);
 /* The connection is being freed: unwatch and free the state. */
 void multi_conn_free(struct conn *c);
 

@@ -69,6 +69,7 @@ struct mso_ops {
     void (*reply)(struct mso *t, struct reply *r);
     bool global;   /* every shard, lock everything */
     bool no_lock;  /* read-only sampling that needs no isolation (SCAN-like) */
+    bool yields;   /* may run long (scripts): always run from the loop's mailbox, never inline */
 };
 
 typedef void (*cmd_handler)(struct cmd_ctx *c);
@@ -118,6 +119,7 @@ struct cmd_ctx {
     const struct arg *slot_arg; /* a key whose slot is already known */
     unsigned slot_val;
     bool in_script;         /* run by a script (exec_command_here): SORT orders sets */
+    bool in_exec;           /* run by EXEC (cmd_multi.c): MONITOR refuses */
     struct block_req *block;    /* blocking.h: NULL = may not block */
     uint16_t track;         /* tracking.h: remember the keys read for this token (0: no) */
 };
@@ -143,6 +145,7 @@ enum conn_flag {
     CONN_CLOSE_AFTER_REPLY = 1u << 1,
     CONN_UNIX = 1u << 2,
     CONN_PEER_EOF = 1u << 3,
+    CONN_MONITOR = 1u << 4,      /* cmd_monitor.c: in MONITOR mode */
 };
 
 struct conn {
@@ -173,6 +176,7 @@ struct conn {
     char lib_name[64];
     char lib_ver[32];
     uint64_t qbuf_peak;
+    size_t qbuf_running;            /* bytes dropped from query while paused (CLIENT LIST qbuf, as Redis's) */
     uint8_t reply_mode;             /* CLIENT REPLY: enum reply_mode_flag */
     bool silence_current;           /* the command being dispatched is not answered */
     void *multi;                    /* cmd_multi.c: MULTI queue and WATCHed keys */
@@ -232,6 +236,9 @@ struct worker {
     void *cmdstats;              /* info.c: this thread's per-command and error counters */
     bool no_active_expire;       /* DEBUG SET-ACTIVE-EXPIRE 0: worker_active_expire skips */
     bool loading;                /* persist.c: the dataset is loading; answer -LOADING */
+    void *monitor;               /* cmd_monitor.c: monitors here and per thread, this iteration's lines */
+    void *busy;                  /* busy.c: the script past busy-reply-threshold (NULL: none) */
+    _Atomic uint32_t script_ctl; /* busy.c: this thread's running script, read by SCRIPT KILL anywhere */
 };
 
 /* Set once at startup, read-only afterwards. */
@@ -250,6 +257,10 @@ int64_t ustime(void);
 
 /* worker.c */
 void worker_send(struct worker *from, int to, struct msg *m);
+/* Send and wake the target at once (the caller will not return to its loop soon). */
+void worker_send_now(struct worker *from, int to, struct msg *m);
+/* busy.c: from inside a long script, serve this thread's sockets and mailboxes. */
+void worker_serve_while_busy(struct worker *w);
 struct worker *worker_self(void);
 void worker_start_all(void);
 void worker_join_all(void);
@@ -281,6 +292,8 @@ void exec_single(struct conn *c, const struct command *cmd, int argc, struct arg
 void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *argv, const int *keyidx,
               int nkeys);
 void shard_process_queue(struct worker *w);
+/* busy.c: answer the single-shard commands queued on this shard with `err` */
+void exec_reject_queued(struct worker *w, const char *err);
 /* scripts (cmd_script.c): a whole command on this thread now, into `out` */
 void exec_command_here(struct worker *w, const struct command *cmd, int db, int resp, uint64_t client_id,
                        int argc, struct arg *argv, int *keyidx, int nkeys, struct buf *out);
@@ -367,6 +380,7 @@ extern const struct command zset_commands[];
 extern const struct command geo_commands[];
 extern const struct command hll_commands[];
 extern const struct command stream_commands[];
+extern const struct command monitor_commands[];
 
 /* Helpers for handlers (util.c). */
 bool arg_eq(const struct arg *a, const char *s);
@@ -397,12 +411,28 @@ void stats_count_rejected(struct worker *w, const struct command *cmd);
 /* An error reply was sent: `msg` is its text without the leading '-'
  * (counted under its first word, e.g. errorstat_WRONGTYPE). */
 void stats_count_error(struct worker *w, const char *msg, size_t len);
+/* A woken blocked client's command ran again: its call was counted when it
+ * blocked, only a failure counts now (Redis's updateStatsOnUnblock). */
+void stats_count_rerun(struct worker *w, const struct command *cmd, int64_t nsec, bool failed);
 /* Count a command that wrote its reply into b from `start` on. */
 static inline void stats_after_command(struct worker *w, const struct command *cmd, const struct buf *b,
                                        size_t start, int64_t nsec)
 {
     bool failed = b->len > start && b->data[start] == '-';
     stats_count_command(w, cmd, nsec, failed);
+    if (failed)
+        stats_count_error(w, b->data + start + 1, b->len - start - 1);
+}
+/* The same, for a run that may be a blocked client's rerun. */
+static inline void stats_after_run(struct worker *w, const struct command *cmd, const struct buf *b, size_t start,
+                                   int64_t nsec, bool rerun)
+{
+    if (!rerun) {
+        stats_after_command(w, cmd, b, start, nsec);
+        return;
+    }
+    bool failed = b->len > start && b->data[start] == '-';
+    stats_count_rerun(w, cmd, nsec, failed);
     if (failed)
         stats_count_error(w, b->data + start + 1, b->len - start - 1);
 }

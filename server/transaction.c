@@ -24,6 +24,7 @@
 #include "server/clock.h"
 #include "server/tracking.h" /* tracking: remember keys read */
 #include "server/blocking.h" /* blocking: parked clients */
+#include "server/busy.h" /* busy: commands queued behind a busy script get -BUSY */
 
 #include <mimalloc.h>
 #include <stddef.h>
@@ -98,13 +99,14 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
 {
     size_t start = ctx->r.b->len;
     uint64_t t0 = clock_ticks();
+    bool rerun = ctx->block && ctx->block->mode == BLOCK_SERVING; /* blocking: counted when it blocked */
     persist_before_command(ctx->w, ctx->cmd, ctx->argv, keyidx, nkeys, ctx->cmd->mso && ctx->cmd->mso->global);
     if (!ctx->cmd->mso) {
         ctx->keyidx = keyidx;
         ctx->nkeys = nkeys;
         ctx->cmd->handler(ctx);
         tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
-        stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+        stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
         persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
         return;
     }
@@ -128,7 +130,7 @@ static void run_command(struct cmd_ctx *ctx, int *keyidx, int nkeys)
     t.block = NULL; /* blocking: borrowed from the caller */
     tracking_remember_keys(ctx, keyidx, nkeys); /* tracking: keys read by a tracking client */
     mso_free_state(&t);
-    stats_after_command(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0));
+    stats_after_run(ctx->w, ctx->cmd, ctx->r.b, start, ticks_to_nsec(clock_ticks() - t0), rerun);
     persist_after_command(ctx->w, ctx->cmd, ctx->r.b, start); /* persist: dirty counter */
 }
 
@@ -262,6 +264,33 @@ static void exec_op_run(struct worker *w, struct exec_op *op)
     blocking_serve_ready(w); /* blocking: serve keys this command made ready */
 }
 
+/* busy.c: a script past busy-reply-threshold holds this shard; a command
+ * that would wait behind it is answered `err` (-BUSY) instead, as Redis
+ * answers the commands it reads while a script is busy. */
+static void exec_op_refuse(struct worker *w, struct exec_op *op, const char *err)
+{
+    struct reply r = {&op->out, op->resp};
+    reply_error(&r, err);
+    op->m.fn = exec_op_returned;
+    worker_send(w, op->origin, &op->m);
+}
+
+void exec_reject_queued(struct worker *w, const char *err)
+{
+    struct txq_item *it = txq_head(&w->txq);
+    while (it) {
+        struct txq_item *next = it->next;
+        if (it->txid == 0) {
+            struct exec_op *op = (struct exec_op *)((char *)it - offsetof(struct exec_op, qi));
+            if (!(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                txq_remove(&w->txq, it);
+                exec_op_refuse(w, op, err);
+            }
+        }
+        it = next;
+    }
+}
+
 /* On the owner shard: run now, or queue behind an intent lock. */
 static void exec_op_arrive(struct worker *w, struct msg *m)
 {
@@ -270,6 +299,11 @@ static void exec_op_arrive(struct worker *w, struct msg *m)
     if (w->txq.len) {
         key_fps(op->db, op->argv, op->keyidx, op->nkeys, op->fps);
         if (txq_conflicts(&w->txq, op->fps, op->nkeys, global)) {
+            const char *busy = busy_error(w);
+            if (busy && !(op->cmd->flags & CMD_ALLOW_BUSY)) {
+                exec_op_refuse(w, op, busy);
+                return;
+            }
             op->qi.txid = 0;
             op->qi.fps = op->fps;
             op->qi.nfps = op->nkeys;
@@ -574,7 +608,10 @@ static void mso_finish(struct worker *w, struct mso *t)
         mso_free(t);
         return;
     }
+    bool rerun = t->block && t->block->mode == BLOCK_SERVING; /* blocking: counted when it first blocked */
     if (!t->pend) { /* blocking: parked, blocking.c owns the reply slot */
+        if (!rerun)
+            stats_count_command(w, t->cmd, 0, false);
         mso_free(t);
         conn_release(c);
         return;
@@ -582,7 +619,7 @@ static void mso_finish(struct worker *w, struct mso *t)
     struct reply r = {&t->pend->out, t->resp};
     size_t start = r.b->len;
     t->ops->reply(t, &r);
-    stats_after_command(w, t->cmd, r.b, start, 0);
+    stats_after_run(w, t->cmd, r.b, start, 0, rerun);
     persist_after_command(w, t->cmd, r.b, start); /* persist: dirty counter */
     conn_pending_done(c, t->pend);
     mso_free_state(t);
@@ -636,7 +673,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
 {
     struct worker *w = c->w;
     bool global = cmd->mso->global;
-    if (global && g_nworkers == 1) {
+    if (global && g_nworkers == 1 && !cmd->mso->yields) {
         exec_single(c, cmd, argc, argv, 0, keyidx, nkeys, -1);
         return;
     }
@@ -658,8 +695,7 @@ void exec_mso(struct conn *c, const struct command *cmd, int argc, struct arg *a
     t->shards = mi_zalloc(sizeof(struct mso_shard *) * (size_t)t->nparts);
     if (cmd->flags & CMD_BLOCKING) { /* blocking: may park */
         t->block = mi_zalloc(sizeof(*t->block));
-        t->block->mode = BLOCK_MAY;
-        t->block->deadline = blocking_take_rerun_deadline();
+        blocking_mso_req_init(t->block); /* a woken client's rerun serves */
         buf_init(&t->block->rewrites);
     }
     t->pend = conn_defer_reply(c);

@@ -11,6 +11,7 @@
 #include "server/persist.h"
 #include "server/pubsub.h" /* pubsub: pubsub_worker_init */
 #include "server/tracking.h" /* tracking: hooks */
+#include "server/monitor.h" /* monitor: batched lines */
 #include "shard/memory.h"
 
 #include <errno.h>
@@ -81,6 +82,25 @@ void worker_send(struct worker *from, int to, struct msg *m)
     from->wake_needed[to] = true;
 }
 
+void worker_send_now(struct worker *from, int to, struct msg *m)
+{
+    worker_send(from, to, m);
+    if (from->id == to)
+        return;
+    struct outq *oq = &from->outbox[to];
+    while (oq->head) {
+        if (!spsc_push(&g_workers[to]->inbox[from->id], oq->head)) {
+            io_loop_wake(NULL, g_workers[to]->loop); /* NULL: an eventfd write now; a ring message would wait for our next submit */
+            continue;
+        }
+        oq->head = oq->head->next;
+        if (!oq->head)
+            oq->tail = NULL;
+    }
+    from->wake_needed[to] = false;
+    io_loop_wake(NULL, g_workers[to]->loop);
+}
+
 /* Push overflowed messages into the rings and wake the targets. */
 static void flush_outboxes(struct worker *w)
 {
@@ -112,6 +132,8 @@ static bool outboxes_pending(struct worker *w)
 void worker_active_expire(struct worker *w);
 void worker_on_shutdown(struct worker *w);
 
+static bool poll_messages(struct worker *w);
+
 static bool worker_poll(void *arg)
 {
     struct worker *w = arg;
@@ -121,6 +143,13 @@ static bool worker_poll(void *arg)
         return false;
     }
     bool more = persist_poll(w); /* persist: messages from other threads, snapshot progress */
+    return poll_messages(w) || more;
+}
+
+/* Run the messages waiting in the inboxes and the local queue. */
+static bool poll_messages(struct worker *w)
+{
+    bool more = false;
     unsigned budget = 4096;
     for (int from = 0; from < g_nworkers; from++) {
         if (from == w->id)
@@ -151,11 +180,27 @@ static bool worker_poll(void *arg)
     return more;
 }
 
+/* A long script runs on this thread (busy.c): serve what the loop would,
+ * from inside it. Messages that would run commands find the script's
+ * operation at the head of this shard's queue and wait behind it. */
+void worker_serve_while_busy(struct worker *w)
+{
+    w->now_ms = mstime();
+    poll_messages(w);
+    io_loop_poll_events(w->loop);
+    tracking_before_sleep(w);
+    monitor_flush(w);
+    conn_flush_all(w);
+    flush_outboxes(w);
+    io_loop_flush(w->loop);
+}
+
 static void worker_before_sleep(void *arg)
 {
     struct worker *w = arg;
     tracking_before_sleep(w); /* tracking: batched invalidations */
     blocking_serve_ready(w); /* blocking: keys made ready by inline work */
+    monitor_flush(w); /* monitor: this iteration's lines to the monitors' threads */
     conn_flush_all(w);
     flush_outboxes(w);
 }

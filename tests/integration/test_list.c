@@ -2,9 +2,12 @@
  * and Redis's errors, LMOVE across threads, and blocking: BLPOP woken from
  * another connection when the key lives on another thread, timeouts, FIFO
  * order of two blocked clients, a blocked client that disconnects loses
- * nothing, BLPOP inside MULTI answers at once, CLIENT UNBLOCK. SORT..STORE
- * builds a list. dump.rdb files and DUMP payloads moved between darter and
- * redis-server both ways (small, > 64-byte and several-node lists). */
+ * nothing, BLPOP inside MULTI answers at once, CLIENT UNBLOCK; RENAME, COPY,
+ * RESTORE and MOVE onto a waited key (same thread or another) wake the waiter; a deleted
+ * key (DEL, FLUSHDB, MULTI) keeps BLPOP waiting; a woken BLPOP counts one
+ * call in INFO commandstats. SORT..STORE builds a list. dump.rdb files and
+ * DUMP payloads moved between darter and redis-server both ways (small,
+ * > 64-byte and several-node lists). SIGTERM with parked clients. */
 #define _XOPEN_SOURCE 700
 #include "harness.h"
 
@@ -122,7 +125,7 @@ Test(list, blocking_across_threads_fifo_and_timeout)
     freeReplyObject(r);
     /* MULTI: returns at once */
     expect_status(hcmd(c, "MULTI"), "OK");
-    hcmd(c, "BLPOP %s 0", k2);
+    freeReplyObject(hcmd(c, "BLPOP %s 0", k2));
     r = hcmd(c, "EXEC");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->element[0]->type, REDIS_REPLY_NIL);
@@ -155,6 +158,99 @@ Test(list, disconnect_and_unblock_lose_nothing)
     cr_assert_eq(redisGetReply(b, (void **)&r), REDIS_OK);
     expect_error(r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
     expect_int(hcmd(c, "CLIENT UNBLOCK %lld", id), 0);
+    redisFree(b);
+    redisFree(c);
+}
+
+static redisReply *get_reply(redisContext *b)
+{
+    redisReply *r = NULL;
+    cr_assert_eq(redisGetReply(b, (void **)&r), REDIS_OK);
+    return r;
+}
+
+static void send_blocking(redisContext *b, redisContext *c, long long nblocked, const char *cmd, const char *key)
+{
+    redisAppendCommand(b, cmd, key);
+    redisBufferWrite(b, &(int){0});
+    wait_blocked(c, nblocked);
+}
+
+static void expect_popped(redisReply *r, const char *key, const char *val)
+{
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 2);
+    cr_assert_str_eq(r->element[0]->str, key);
+    cr_assert_str_eq(r->element[1]->str, val);
+    freeReplyObject(r);
+}
+
+Test(list, keys_moved_onto_a_waited_key_wake_it)
+{
+    redisContext *c = hconnect(&srv), *b = hconnect(&srv);
+    char same[64];
+    key_on_thread(same, sizeof(same), "src", 3, 4, 0); /* on k3's thread */
+    /* RENAME, both keys on one thread */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_int(hcmd(c, "RPUSH %s a", same), 1);
+    expect_status(hcmd(c, "RENAME %s %s", same, k3), "OK");
+    expect_popped(get_reply(b), k3, "a");
+    /* RENAME from another thread */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_int(hcmd(c, "RPUSH %s b", k1), 1);
+    expect_status(hcmd(c, "RENAME %s %s", k1, k3), "OK");
+    expect_popped(get_reply(b), k3, "b");
+    /* COPY from another thread */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_int(hcmd(c, "RPUSH %s c", k2), 1);
+    expect_int(hcmd(c, "COPY %s %s", k2, k3), 1);
+    expect_popped(get_reply(b), k3, "c");
+    expect_int(hcmd(c, "LLEN %s", k2), 1);
+    /* RESTORE of a list's DUMP payload */
+    redisReply *d = hcmd(c, "DUMP %s", k2);
+    cr_assert_eq(d->type, REDIS_REPLY_STRING);
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_status(hcmd(c, "RESTORE %s 0 %b", k3, d->str, d->len), "OK");
+    freeReplyObject(d);
+    expect_popped(get_reply(b), k3, "c");
+    /* MOVE from another db */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_status(hcmd(c, "SELECT 1"), "OK");
+    expect_int(hcmd(c, "RPUSH %s m", k3), 1);
+    expect_int(hcmd(c, "MOVE %s 0", k3), 1);
+    expect_status(hcmd(c, "SELECT 0"), "OK");
+    expect_popped(get_reply(b), k3, "m");
+    /* a list emptied under a waiter and written again inside MULTI */
+    send_blocking(b, c, 1, "BLPOP %s 0", k3);
+    expect_status(hcmd(c, "MULTI"), "OK");
+    freeReplyObject(hcmd(c, "RPUSH %s x", k3));
+    freeReplyObject(hcmd(c, "DEL %s", k3));
+    freeReplyObject(hcmd(c, "RPUSH %s y", k3));
+    freeReplyObject(hcmd(c, "EXEC"));
+    expect_popped(get_reply(b), k3, "y");
+    redisFree(b);
+    redisFree(c);
+}
+
+Test(list, deleted_key_keeps_waiters_and_woken_command_counts_once)
+{
+    redisContext *c = hconnect(&srv), *b = hconnect(&srv);
+    expect_status(hcmd(c, "CONFIG RESETSTAT"), "OK");
+    send_blocking(b, c, 1, "BLPOP %s 0", k2);
+    /* a list that comes and goes does not wake BLPOP (as Redis) */
+    expect_status(hcmd(c, "MULTI"), "OK");
+    freeReplyObject(hcmd(c, "RPUSH %s gone", k2));
+    freeReplyObject(hcmd(c, "DEL %s", k2));
+    freeReplyObject(hcmd(c, "EXEC"));
+    expect_status(hcmd(c, "FLUSHDB"), "OK");
+    expect_status(hcmd(c, "SET %s str", k2), "OK");
+    expect_int(hcmd(c, "DEL %s", k2), 1);
+    wait_blocked(c, 1);
+    expect_int(hcmd(c, "RPUSH %s here", k2), 1);
+    expect_popped(get_reply(b), k2, "here");
+    redisReply *r = hcmd(c, "INFO commandstats");
+    cr_assert(strstr(r->str, "cmdstat_blpop:calls=1,") != NULL, "%s", r->str);
+    freeReplyObject(r);
     redisFree(b);
     redisFree(c);
 }

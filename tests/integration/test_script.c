@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WRITERS 4
 #define ROUNDS 1500
@@ -182,6 +183,95 @@ Test(script, errors_and_sandbox)
     redisFree(c);
 }
 
+static long long info_memory_field(redisContext *c, const char *field)
+{
+    redisReply *r = hcmd(c, "INFO memory");
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s:", field);
+    const char *p = strstr(r->str, pat);
+    cr_assert_not_null(p, "%s missing", field);
+    long long v = atoll(p + strlen(pat));
+    freeReplyObject(r);
+    return v;
+}
+
+/* INFO memory: scripts cached on several threads are counted once. */
+Test(script, info_memory_counts_distinct_scripts)
+{
+    redisContext *c = hconnect(&srv);
+    expect_status(hcmd(c, "SCRIPT FLUSH"), "OK");
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 0);
+    for (int i = 0; i < 8; i++) { /* the same two scripts from connections on every thread */
+        redisContext *o = hconnect(&srv);
+        freeReplyObject(hcmd(o, "SCRIPT LOAD %s", "return 'one'"));
+        freeReplyObject(eval0(o, "return 'two'"));
+        redisFree(o);
+    }
+    freeReplyObject(hcmd(c, "SCRIPT LOAD %s", "return 'three'"));
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 3);
+    cr_assert_gt(info_memory_field(c, "used_memory_vm_eval"), 0);
+    cr_assert_gt(info_memory_field(c, "used_memory_scripts_eval"), 0);
+    cr_assert_eq(info_memory_field(c, "used_memory_lua"), info_memory_field(c, "used_memory_vm_eval"));
+    expect_status(hcmd(c, "SCRIPT FLUSH ASYNC"), "OK");
+    cr_assert_eq(info_memory_field(c, "number_of_cached_scripts"), 0);
+    cr_assert_eq(info_memory_field(c, "used_memory_scripts_eval"), 0);
+    redisFree(c);
+}
+
+/* EVAL's "#!lua" shebang, as Redis 7.0's evalExtractShebangFlags parses it. */
+Test(script, eval_shebang_flags)
+{
+    redisContext *c = hconnect(&srv);
+    expect_int(eval0(c, "#!lua\nreturn 1"), 1);
+    expect_int(eval0(c, "#!lua flags=\nreturn 2"), 2);
+    expect_int(eval0(c, "#!lua   flags=no-writes,allow-oom  \nreturn 3"), 3);
+    expect_int(eval0(c, "#!lua \"flags=no-writes\"\nreturn 4"), 4);
+    expect_error(eval0(c, "#!not-lua\nreturn 1"), "ERR Unexpected engine in script shebang: #!not-lua");
+    expect_error(eval0(c, "#!lua badger=data\nreturn 1"), "ERR Unknown lua shebang option: badger=data");
+    expect_error(eval0(c, "#!lua flags=allow-oom,what?\nreturn 1"), "ERR Unexpected flag in script shebang: what?");
+    expect_error(eval0(c, "#!lua flags=NO-WRITES\nreturn 1"), "ERR Unexpected flag in script shebang: NO-WRITES");
+    expect_error(eval0(c, "#!lua flags=no-writes,,allow-oom\nreturn 1"), "ERR Unexpected flag in script shebang: ");
+    expect_error(eval0(c, "#!lua return 1"), "ERR Invalid script shebang");
+    expect_error(eval0(c, "#!lua \"flags=no-writes\nreturn 1"), "ERR Invalid engine in script shebang");
+    expect_error(hcmd(c, "SCRIPT LOAD %s", "#!lua what\nreturn 1"), "ERR Unknown lua shebang option: what");
+    /* the newline stays: line numbers are the user's */
+    redisReply *r = eval0(c, "#!lua\nerror('x')");
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "user_script:2:") != NULL, "%s", r->str);
+    freeReplyObject(r);
+    /* no-writes: writes refused, reads fine (keys on another thread too) */
+    expect_status(hcmd(c, "SET %s v", kb), "OK");
+    const char *nw[] = {"EVAL", "#!lua flags=no-writes\nredis.call('set',KEYS[1],1)\nreturn 1", "1", ka};
+    expect_error(hcmdv(c, 4, nw, NULL), "ERR Write commands are not allowed from read-only scripts. script: "
+                                          "0be178324fdf53b7f5adcfe1a5a2aa4766a34d4c, on @user_script:2.");
+    const char *rd[] = {"EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", kb};
+    expect_bulk(hcmdv(c, 4, rd, NULL), "v");
+    /* *_ro: a script declaring flags without no-writes is refused up front;
+     * a legacy script (no shebang) runs read-only */
+    const char *ro1[] = {"EVAL_RO", "#!lua\nreturn 1", "0"};
+    expect_error(hcmdv(c, 3, ro1, NULL), "ERR Can not execute a script with write flag using *_ro command.");
+    const char *ro2[] = {"EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", kb};
+    expect_bulk(hcmdv(c, 4, ro2, NULL), "v");
+    const char *ro3[] = {"EVAL_RO", "return 5", "0"};
+    expect_int(hcmdv(c, 3, ro3, NULL), 5);
+    /* EVALSHA keeps the flags, from a connection on any thread */
+    r = hcmd(c, "SCRIPT LOAD %s", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],1)");
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    char sha[41];
+    snprintf(sha, sizeof(sha), "%s", r->str);
+    freeReplyObject(r);
+    for (int i = 0; i < 6; i++) {
+        redisContext *o = hconnect(&srv);
+        r = hcmd(o, "EVALSHA %s 1 %s", sha, kc);
+        cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+        cr_assert(strstr(r->str, "Write commands are not allowed from read-only scripts") != NULL, "%s", r->str);
+        freeReplyObject(r);
+        redisFree(o);
+    }
+    redisFree(c);
+}
+
 Test(script, keys_on_several_threads)
 {
     cr_assert_neq(key_thread(ka, 4), key_thread(kb, 4));
@@ -282,4 +372,136 @@ Test(script, atomic_undeclared_keys_across_threads)
     expect_bulk(hcmd(c, "GET %s", kb), want);
     expect_bulk(hcmd(c, "GET %s", kc), want);
     redisFree(c);
+}
+
+/* ---------- scripts past busy-reply-threshold (own server per test) ---------- */
+
+static struct server bsrv;
+
+static void busy_up(void) { server_start(&bsrv, 4, NULL); }
+static void busy_down(void) { server_stop(&bsrv); }
+
+TestSuite(script_busy, .init = busy_up, .fini = busy_down, .timeout = 300);
+
+/* Send a command without waiting for its reply (the script will not answer yet). */
+static void send_only(redisContext *c, const char *script)
+{
+    redisAppendCommand(c, "EVAL %s 0", script);
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(c, &done), REDIS_OK);
+}
+
+/* Wait until a fresh connection's PING answers BUSY. */
+static void wait_busy(void)
+{
+    for (int i = 0; i < 100; i++) {
+        redisContext *c = hconnect(&bsrv);
+        redisReply *r = hcmd(c, "PING");
+        bool busy = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY ", 5) == 0;
+        freeReplyObject(r);
+        redisFree(c);
+        if (busy)
+            return;
+        usleep(20000);
+    }
+    cr_assert_fail("the script never became busy");
+}
+
+Test(script_busy, other_threads_get_busy_and_script_kill_works)
+{
+    redisContext *admin = hconnect(&bsrv);
+    expect_status(hcmd(admin, "CONFIG SET lua-time-limit 10"), "OK");
+    redisContext *runner = hconnect(&bsrv);
+    send_only(runner, "while true do end");
+    wait_busy();
+    /* keys on every thread, from connections spread over the threads */
+    for (int t = 0; t < 4; t++) {
+        char key[64];
+        key_on_thread(key, sizeof(key), "busy", t, 4, 0);
+        for (int k = 0; k < 3; k++) {
+            redisContext *c = hconnect(&bsrv);
+            expect_error(hcmd(c, "GET %s", key),
+                         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+            redisFree(c);
+        }
+    }
+    expect_error(hcmd(admin, "FUNCTION KILL"),
+                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    redisReply *st = hcmd(admin, "FUNCTION STATS");
+    cr_assert_eq(st->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(st->element[1]->type, REDIS_REPLY_ARRAY); /* running_script is a map */
+    freeReplyObject(st);
+    expect_status(hcmd(admin, "SCRIPT KILL"), "OK");
+    redisReply *r = NULL;
+    cr_assert_eq(redisGetReply(runner, (void **)&r), REDIS_OK);
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "ERR Script killed by user with SCRIPT KILL...") == r->str, "%s", r->str);
+    freeReplyObject(r);
+    expect_status(hcmd(runner, "PING"), "PONG");
+    expect_status(hcmd(admin, "PING"), "PONG");
+    expect_error(hcmd(admin, "SCRIPT KILL"), "NOTBUSY No scripts in execution right now.");
+    redisFree(runner);
+    redisFree(admin);
+}
+
+Test(script_busy, unkillable_after_write_then_shutdown_nosave)
+{
+    redisContext *admin = hconnect(&bsrv);
+    expect_status(hcmd(admin, "CONFIG SET lua-time-limit 10"), "OK");
+    redisContext *runner = hconnect(&bsrv);
+    send_only(runner, "redis.call('set','x','y') while true do end");
+    wait_busy();
+    expect_error(hcmd(admin, "SCRIPT KILL"),
+                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can "
+                 "either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                 "command.");
+    expect_error(hcmd(admin, "SHUTDOWN"),
+                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    redisAppendCommand(admin, "SHUTDOWN NOSAVE");
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(admin, &done), REDIS_OK);
+    for (int i = 0; i < 250 && server_alive(&bsrv); i++)
+        usleep(20000);
+    cr_assert(!server_alive(&bsrv), "SHUTDOWN NOSAVE did not stop the server");
+    redisFree(runner);
+    redisFree(admin);
+}
+
+/* Cluster mode: a script that declares flags must keep to one slot unless
+ * allow-cross-slot-keys (legacy scripts may cross slots); no-cluster
+ * refuses to run, as Redis 7.0's scriptPrepareForRun / scriptVerifyClusterState. */
+TestSuite(script_cluster, .timeout = 300);
+
+Test(script_cluster, shebang_flags_in_cluster_mode)
+{
+    struct server s;
+    char dir[] = "/tmp/darter-script-cluster-XXXXXX"; /* its own nodes.conf */
+    cr_assert_not_null(mkdtemp(dir));
+    server_start(&s, 4, "--cluster-enabled", "yes", "--dir", dir, NULL);
+    redisContext *c = hconnect(&s);
+    expect_status(hcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"), "OK");
+    const char *two = "redis.call('set','a',1) return redis.call('set','b',1)";
+    char body[256];
+    expect_status(hcmd(c, "EVAL %s 0", two), "OK");
+    snprintf(body, sizeof(body), "#!lua\n%s", two);
+    expect_error(hcmd(c, "EVAL %s 0", body), "ERR Script attempted to access keys that do not hash to the same slot "
+                                              "script: a225f514c1ad9d479f45b2714d192b6e1e8f8826, on @user_script:2.");
+    snprintf(body, sizeof(body), "#!lua flags=allow-cross-slot-keys\n%s", two);
+    expect_status(hcmd(c, "EVAL %s 0", body), "OK");
+    /* the declared key's slot counts */
+    redisReply *r = hcmd(c, "EVAL %s 1 a", "#!lua\nreturn redis.call('get','b')");
+    cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(r->str, "do not hash to the same slot") != NULL, "%s", r->str);
+    freeReplyObject(r);
+    expect_bulk(hcmd(c, "EVAL %s 1 {a}x", "#!lua\nreturn redis.call('get','a')"), "1");
+    expect_error(hcmd(c, "EVAL %s 0", "#!lua flags=no-cluster\nreturn 1"),
+                 "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    redisFree(c);
+    server_stop_clean(&s);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/nodes.conf", dir);
+    unlink(path);
+    rmdir(dir);
 }

@@ -161,10 +161,58 @@ Test(tracking, optin_optout_noloop)
     cmd_expect(a, "MGET k3 k4", "*2\r\n_\r\n_\r\n");
     cmd_expect(a, "SET k3 mine", "+OK\r\n"); /* NOLOOP: our own write is not reported */
     hset_key(b, "k1", "3");
+    /* one write at a time: invalidations from two threads' shards travel on
+     * different rings, so their relative order is not defined */
     hset_key(b, "k4", "3");
-    hset_key(b, "k2", "3");
     raw_expect(a, push_key(want, sizeof(want), "k4"));
+    hset_key(b, "k2", "3");
     raw_expect(a, push_key(want, sizeof(want), "k2"));
+    cmd_expect(a, "PING", "+PONG\r\n");
+    redisFree(b);
+    raw_close(a);
+    server_stop_clean(&srv);
+}
+
+/* Reads inside MULTI/EXEC are remembered like any other read: keys on
+ * every thread, one command reading keys of several threads (MGET), and
+ * OPTIN's CLIENT CACHING yes before MULTI covering the whole transaction. */
+Test(tracking, reads_inside_exec)
+{
+    struct raw *a = resp3_tracker("");
+    redisContext *b = hconnect(&srv);
+    char key[4][64], want[256], cmd[256];
+    for (int t = 0; t < 4; t++) {
+        key_on_thread(key[t], sizeof(key[t]), "x", t, 4, 0);
+        hset_key(b, key[t], "1");
+    }
+    cmd_expect(a, "MULTI", "+OK\r\n");
+    snprintf(cmd, sizeof(cmd), "GET %s", key[0]);
+    cmd_expect(a, cmd, "+QUEUED\r\n");
+    snprintf(cmd, sizeof(cmd), "MGET %s %s", key[1], key[2]);
+    cmd_expect(a, cmd, "+QUEUED\r\n");
+    snprintf(cmd, sizeof(cmd), "STRLEN %s", key[3]);
+    cmd_expect(a, cmd, "+QUEUED\r\n");
+    cmd_expect(a, "EXEC", "*3\r\n$1\r\n1\r\n*2\r\n$1\r\n1\r\n$1\r\n1\r\n:1\r\n");
+    for (int t = 0; t < 4; t++) {
+        hset_key(b, key[t], "2");
+        raw_expect(a, push_key(want, sizeof(want), key[t]));
+    }
+    cmd_expect(a, "CLIENT TRACKING OFF", "+OK\r\n");
+    cmd_expect(a, "CLIENT TRACKING ON OPTIN", "+OK\r\n");
+    cmd_expect(a, "CLIENT CACHING yes", "+OK\r\n");
+    cmd_expect(a, "MULTI", "+OK\r\n");
+    snprintf(cmd, sizeof(cmd), "GET %s", key[1]);
+    cmd_expect(a, cmd, "+QUEUED\r\n");
+    snprintf(cmd, sizeof(cmd), "GET %s", key[2]);
+    cmd_expect(a, cmd, "+QUEUED\r\n");
+    cmd_expect(a, "EXEC", "*2\r\n$1\r\n2\r\n$1\r\n2\r\n");
+    snprintf(cmd, sizeof(cmd), "GET %s", key[3]); /* CACHING yes is used up */
+    cmd_expect(a, cmd, "$1\r\n2\r\n");
+    hset_key(b, key[3], "3");
+    hset_key(b, key[2], "3");
+    raw_expect(a, push_key(want, sizeof(want), key[2]));
+    hset_key(b, key[1], "3");
+    raw_expect(a, push_key(want, sizeof(want), key[1]));
     cmd_expect(a, "PING", "+PONG\r\n");
     redisFree(b);
     raw_close(a);
