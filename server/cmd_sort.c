@@ -17,6 +17,7 @@
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "shard/rdb.h"
 #include "shard/t_hash.h"
+#include "shard/t_list.h"
 #include "shard/t_set.h"
 #include "shard/t_zset.h"
 #include "shard/types.h"
@@ -154,15 +155,21 @@ static bool read_set(struct entry *e, struct buf *out, uint64_t *count)
 }
 
 /* A list's elements head to tail (BY nosort keeps this order, DESC
- * reversed, LIMIT applied afterwards by the shared code). Lists are not on
- * this branch yet: fill in with the list type's iterator, one put_bytes()
- * and (*count)++ per element, and return true. */
+ * reversed, LIMIT applied afterwards by the shared code). */
 static bool read_list(struct entry *e, struct buf *out, uint64_t *count)
 {
-    (void)e;
-    (void)out;
-    (void)count;
-    return false;
+    const struct quicklist *ql = e->val.ptr;
+    struct ql_pos pos;
+    bool more = ql_index(ql, 0, &pos);
+    while (more) {
+        char tmp[32];
+        size_t n;
+        const char *m = lp_get_str(pos.p, tmp, &n);
+        put_bytes(out, m, n);
+        (*count)++;
+        more = ql_step(&pos, true);
+    }
+    return true;
 }
 
 /* A sorted set's members in score order (BY nosort keeps this order, DESC

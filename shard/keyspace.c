@@ -12,12 +12,18 @@ void ks_init(struct keyspace *ks, int ndb)
 
 static void free_slots(struct ks_db *d)
 {
-    if (!d->slots)
+    if (!d->chunks)
         return;
-    for (unsigned s = 0; s < KS_SLOTS; s++)
-        table_free(d->slots[s]);
-    smem_free(d->slots);
-    d->slots = NULL;
+    for (unsigned c = 0; c < KS_CHUNKS; c++) {
+        struct table **chunk = d->chunks[c];
+        if (!chunk)
+            continue;
+        for (unsigned s = 0; s < KS_CHUNK_SLOTS; s++)
+            table_free(chunk[s]);
+        smem_free(chunk);
+    }
+    smem_free(d->chunks);
+    d->chunks = NULL;
     d->keys = d->volatile_keys = 0;
 }
 
@@ -29,17 +35,27 @@ void ks_destroy(struct keyspace *ks)
     ks->dbs = NULL;
 }
 
-static struct table *slot_table(struct keyspace *ks, int db, unsigned slot, bool create)
+/* The first key of a slot: allocate what is missing on the way to its table. */
+static struct table *slot_table_create(struct ks_db *d, unsigned slot)
+{
+    if (!d->chunks)
+        d->chunks = smem_calloc(sizeof(struct table **) * KS_CHUNKS);
+    struct table ***chunk = &d->chunks[slot / KS_CHUNK_SLOTS];
+    if (!*chunk)
+        *chunk = smem_calloc(sizeof(struct table *) * KS_CHUNK_SLOTS);
+    struct table **t = &(*chunk)[slot % KS_CHUNK_SLOTS];
+    if (!*t)
+        *t = table_new();
+    return *t;
+}
+
+static inline struct table *slot_table(struct keyspace *ks, int db, unsigned slot, bool create)
 {
     struct ks_db *d = &ks->dbs[db];
-    if (!d->slots) {
-        if (!create)
-            return NULL;
-        d->slots = smem_calloc(sizeof(struct table *) * KS_SLOTS);
-    }
-    struct table *t = d->slots[slot];
+    struct table **chunk = d->chunks ? d->chunks[slot / KS_CHUNK_SLOTS] : NULL;
+    struct table *t = chunk ? chunk[slot % KS_CHUNK_SLOTS] : NULL;
     if (!t && create)
-        t = d->slots[slot] = table_new();
+        t = slot_table_create(d, slot);
     return t;
 }
 
@@ -217,8 +233,8 @@ uint64_t ks_active_expire(struct keyspace *ks, int64_t now_ms, unsigned budget, 
         struct ks_db *d = &ks->dbs[db];
         if (ks->expire_slot >= nslots)
             ks->expire_slot = 0;
-        if (d->slots && d->volatile_keys) {
-            struct table *t = d->slots[slots[ks->expire_slot]];
+        if (d->chunks && d->volatile_keys) {
+            struct table *t = slot_table(ks, db, slots[ks->expire_slot], false);
             if (t && t->volatile_count) {
                 if (ks->before_write) /* persist: snapshot copy-on-write */
                     ks->before_write(ks->before_write_arg, slots[ks->expire_slot]);

@@ -10,9 +10,15 @@
 #include "shard/table.h"
 
 #define KS_SLOTS 16384
+/* Slot tables are reached through a two-level array: KS_CHUNKS chunks of
+ * KS_CHUNK_SLOTS pointers, each chunk allocated on the first key of one of
+ * its slots (a thread owns contiguous slot ranges, so it only ever
+ * allocates the chunks covering them). */
+#define KS_CHUNK_SLOTS 128
+#define KS_CHUNKS (KS_SLOTS / KS_CHUNK_SLOTS)
 
 struct ks_db {
-    struct table **slots; /* [KS_SLOTS], allocated on first key */
+    struct table ***chunks; /* [KS_CHUNKS] of [KS_CHUNK_SLOTS], allocated on first key */
     uint64_t keys;
     uint64_t volatile_keys;
 };

@@ -5,10 +5,14 @@
  * nothing, BLPOP inside MULTI answers at once, CLIENT UNBLOCK; RENAME, COPY,
  * RESTORE and MOVE onto a waited key (same thread or another) wake the waiter; a deleted
  * key (DEL, FLUSHDB, MULTI) keeps BLPOP waiting; a woken BLPOP counts one
- * call in INFO commandstats. */
+ * call in INFO commandstats. SORT..STORE builds a list. dump.rdb files and
+ * DUMP payloads moved between darter and redis-server both ways (small,
+ * > 64-byte and several-node lists). SIGTERM with parked clients. */
+#define _XOPEN_SOURCE 700
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,5 +252,174 @@ Test(list, deleted_key_keeps_waiters_and_woken_command_counts_once)
     cr_assert(strstr(r->str, "cmdstat_blpop:calls=1,") != NULL, "%s", r->str);
     freeReplyObject(r);
     redisFree(b);
+    redisFree(c);
+}
+
+/* ---------- SORT..STORE ---------- */
+
+Test(list, sort_store_builds_a_list)
+{
+    redisContext *c = hconnect(&srv);
+    expect_int(hcmd(c, "RPUSH %s 3 1 2 10", k1), 4);
+    expect_int(hcmd(c, "SORT %s STORE %s", k1, k2), 4);
+    expect_status(hcmd(c, "TYPE %s", k2), "list");
+    expect_bulk(hcmd(c, "OBJECT ENCODING %s", k2), "quicklist");
+    expect_bulk(hcmd(c, "LINDEX %s 0", k2), "1");
+    expect_bulk(hcmd(c, "LINDEX %s -1", k2), "10");
+    expect_int(hcmd(c, "RPUSH %s 11", k2), 5);
+    expect_int(hcmd(c, "SORT %s ALPHA DESC STORE %s", k1, k2), 4);
+    expect_bulk(hcmd(c, "LINDEX %s 0", k2), "3");
+    expect_int(hcmd(c, "DEL %s %s", k1, k2), 2);
+    redisFree(c);
+}
+
+/* ---------- with redis-server: dump.rdb files and DUMP payloads ---------- */
+
+#define BIG_ELEMS 300 /* 300 x 100 bytes: several 8 KB quicklist nodes */
+
+static void element(char *buf, size_t cap, const char *key, int i)
+{
+    if (!strcmp(key, "f:small")) {
+        static const char *const small[] = {"a", "", "-1", "12345678901", "9223372036854775807", "x y z"};
+        snprintf(buf, cap, "%s", small[i % 6]);
+    } else if (!strcmp(key, "f:large")) { /* > 64 bytes: no longer tiny listpack strings */
+        snprintf(buf, cap, "%d-", i);
+        size_t n = strlen(buf);
+        memset(buf + n, 'a' + i % 26, 70 + (size_t)i);
+        buf[n + 70 + (size_t)i] = 0;
+    } else {
+        snprintf(buf, cap, "%05d:", i);
+        memset(buf + 6, 'A' + i % 26, 94);
+        buf[100] = 0;
+    }
+}
+
+static const char *const rdb_keys[] = {"f:small", "f:large", "f:big"};
+static const int rdb_counts[] = {6, 10, BIG_ELEMS};
+
+static void fill_lists(redisContext *c)
+{
+    char el[256];
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < rdb_counts[k]; i++) {
+            element(el, sizeof(el), rdb_keys[k], i);
+            freeReplyObject(hcmd(c, "RPUSH %s %s", rdb_keys[k], el));
+        }
+}
+
+/* c holds exactly what `want` holds under `key` (a list). */
+static void same_list(redisContext *c, redisContext *want, const char *key)
+{
+    redisReply *a = hcmd(c, "LRANGE %s 0 -1", key), *b = hcmd(want, "LRANGE %s 0 -1", key);
+    cr_assert_eq(a->type, REDIS_REPLY_ARRAY, "%s", key);
+    cr_assert_eq(a->elements, b->elements, "%s", key);
+    cr_assert_gt(a->elements, 0);
+    for (size_t i = 0; i < a->elements; i++) {
+        cr_assert_eq(a->element[i]->len, b->element[i]->len, "%s[%zu]", key, i);
+        cr_assert_eq(memcmp(a->element[i]->str, b->element[i]->str, a->element[i]->len), 0, "%s[%zu]", key, i);
+    }
+    freeReplyObject(a);
+    freeReplyObject(b);
+    expect_bulk(hcmd(c, "OBJECT ENCODING %s", key), "quicklist");
+}
+
+static void check_lists(redisContext *c, redisContext *want)
+{
+    for (int k = 0; k < 3; k++)
+        same_list(c, want, rdb_keys[k]);
+    same_list(c, want, "f:sorted");
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+Test(list, rdb_files_with_redis_both_ways)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/darter-list-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    struct server d1 = {0}, d2 = {0}, ref = {0};
+    /* darter writes (one of the lists made by SORT..STORE), redis-server reads */
+    server_start(&d1, 4, "--dir", dir, "--save", "", NULL);
+    redisContext *d = hconnect(&d1);
+    fill_lists(d);
+    expect_int(hcmd(d, "SORT f:big ALPHA DESC STORE f:sorted"), BIG_ELEMS);
+    expect_status(hcmd(d, "SAVE"), "OK");
+    redis_start(&ref, "--dir", dir, "--dbfilename", "dump.rdb", NULL);
+    redisContext *r = hconnect(&ref);
+    check_lists(r, d);
+    /* redis-server writes, darter reads */
+    for (int k = 0; k < 3; k++)
+        freeReplyObject(hcmd(r, "LPUSH %s fromredis", rdb_keys[k]));
+    freeReplyObject(hcmd(r, "RPUSH f:sorted fromredis"));
+    expect_status(hcmd(r, "SAVE"), "OK");
+    server_start(&d2, 4, "--dir", dir, "--save", "", NULL);
+    redisContext *d2c = hconnect(&d2);
+    check_lists(d2c, r);
+    redisFree(d);
+    redisFree(r);
+    redisFree(d2c);
+    server_stop_clean(&d2);
+    server_stop_clean(&d1);
+    server_stop(&ref);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* DUMP on `from`, RESTORE on `to`, same contents. */
+static void move_payload(redisContext *from, redisContext *to, const char *key)
+{
+    redisReply *p = hcmd(from, "DUMP %s", key);
+    cr_assert_eq(p->type, REDIS_REPLY_STRING, "%s", key);
+    freeReplyObject(hcmd(to, "DEL %s", key));
+    expect_status(hcmd(to, "RESTORE %s 0 %b", key, p->str, p->len), "OK");
+    freeReplyObject(p);
+    same_list(to, from, key);
+}
+
+Test(list, dump_restore_with_redis_both_ways)
+{
+    struct server ref = {0};
+    redis_start(&ref, NULL);
+    redisContext *d = hconnect(&srv), *r = hconnect(&ref);
+    fill_lists(d);
+    for (int k = 0; k < 3; k++)
+        move_payload(d, r, rdb_keys[k]);
+    for (int k = 0; k < 3; k++) {
+        freeReplyObject(hcmd(r, "RPUSH %s fromredis", rdb_keys[k]));
+        move_payload(r, d, rdb_keys[k]);
+    }
+    /* a payload of another type's RDB byte is refused, not misread */
+    expect_error(hcmd(d, "RESTORE bad 0 %b", "\x12\x05garbage\x0a\x00", (size_t)10),
+                 "ERR DUMP payload version or checksum are wrong");
+    expect_int(hcmd(d, "DEL f:small f:large f:big"), 3);
+    redisFree(d);
+    redisFree(r);
+    server_stop(&ref);
+}
+
+/* ---------- shutdown with parked clients ---------- */
+
+Test(list, sigterm_with_blocked_clients_exits_cleanly)
+{
+    struct server s = {0};
+    server_start(&s, 4, "--save", "", NULL);
+    redisContext *c = hconnect(&s), *b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = hconnect(&s);
+        if (i % 2) /* keys on three threads */
+            redisAppendCommand(b[i], "BLPOP %s %s %s 0", k1, k2, k3);
+        else /* one key, of another thread than most connections */
+            redisAppendCommand(b[i], "BLMOVE %s %s LEFT LEFT 0", k3, k1);
+        redisBufferWrite(b[i], &(int){0});
+    }
+    wait_blocked(c, 4);
+    server_stop_clean(&s);
+    for (int i = 0; i < 4; i++)
+        redisFree(b[i]);
     redisFree(c);
 }

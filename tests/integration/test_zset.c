@@ -347,34 +347,97 @@ Test(zset, bzpopmin_served_at_once_and_nil_in_multi, .fini = fini)
     server_stop_clean(&srv);
 }
 
-/* Needs the blocking framework's shard side (server/blocking.c): enabled
- * once it parks clients. */
-Test(zset, bzpopmin_woken_from_another_thread_and_timeout, .fini = fini, .disabled = true)
+static long long blocked_clients(redisContext *c)
+{
+    redisReply *r = hcmd(c, "INFO clients");
+    const char *p = strstr(r->str, "blocked_clients:");
+    long long n = p ? atoll(p + 16) : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+static void wait_blocked(redisContext *c, long long n)
+{
+    for (int i = 0; i < 500 && blocked_clients(c) != n; i++)
+        usleep(10000);
+    cr_assert_eq(blocked_clients(c), n);
+}
+
+static void send_only(redisContext *c, const char *fmt, const char *k)
+{
+    cr_assert_eq(redisAppendCommand(c, fmt, k), REDIS_OK);
+    int done = 0;
+    while (!done)
+        cr_assert_eq(redisBufferWrite(c, &done), REDIS_OK);
+}
+
+static void expect_popped(redisContext *c, const char *key, const char *member, const char *score)
+{
+    void *rep;
+    cr_assert_eq(redisGetReply(c, &rep), REDIS_OK);
+    redisReply *r = rep;
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 3);
+    cr_assert_str_eq(r->element[0]->str, key);
+    cr_assert_str_eq(r->element[1]->str, member);
+    cr_assert_str_eq(r->element[2]->str, score);
+    freeReplyObject(r);
+}
+
+Test(zset, bzpopmin_woken_from_another_thread_fifo_and_timeout, .fini = fini)
 {
     server_start(&srv, THREADS, NULL);
-    redisContext *c1 = hconnect(&srv), *c2 = hconnect(&srv);
-    char k[32];
+    redisContext *c1 = hconnect(&srv), *c2 = hconnect(&srv), *c3 = hconnect(&srv);
+    char k[32], other[32];
     key_on_thread(k, sizeof(k), "bk", 3, THREADS, 0);
+    key_on_thread(other, sizeof(other), "bo", 1, THREADS, 0);
+    /* timing out: the null array */
     redisReply *r = hcmd(c1, "BZPOPMIN nokey 0.05");
     cr_assert_eq(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
-    cr_assert_eq(redisAppendCommand(c1, "BZPOPMIN %s 0", k), REDIS_OK);
-    cr_assert_eq(redisBufferWrite(c1, &(int){0}), REDIS_OK);
-    for (;;) {
-        r = hcmd(c2, "INFO clients");
-        bool blocked = strstr(r->str, "blocked_clients:1") != NULL;
-        freeReplyObject(r);
-        if (blocked)
-            break;
-    }
+    wait_blocked(c2, 0);
+    /* parked, woken by a ZADD from another connection */
+    send_only(c1, "BZPOPMIN %s 0", k);
+    wait_blocked(c2, 1);
     expect_int(hcmd(c2, "ZADD %s 5 m", k), 1);
+    expect_popped(c1, k, "m", "5");
+    expect_int(hcmd(c2, "EXISTS %s", k), 0);
+    /* keys on two threads: woken by the second one */
+    send_only(c1, "BZPOPMAX %s nokey2 0", other);
+    wait_blocked(c2, 1);
+    expect_int(hcmd(c2, "ZADD nokey2 1 a 2 b"), 2);
+    expect_popped(c1, "nokey2", "b", "2");
+    expect_int(hcmd(c2, "DEL nokey2"), 1);
+    /* FIFO between two waiters */
+    send_only(c1, "BZPOPMIN %s 0", k);
+    wait_blocked(c3, 1);
+    send_only(c2, "BZPOPMIN %s 0", k);
+    wait_blocked(c3, 2);
+    expect_int(hcmd(c3, "ZADD %s 1 first", k), 1);
+    expect_popped(c1, k, "first", "1");
+    wait_blocked(c3, 1);
+    expect_int(hcmd(c3, "ZADD %s 2 second", k), 1);
+    expect_popped(c2, k, "second", "2");
+    /* BZMPOP parks too, and a wrong-typed key does not wake it */
+    send_only(c1, "BZMPOP 0 1 %s MAX COUNT 5", k);
+    wait_blocked(c3, 1);
+    expect_status(hcmd(c3, "MULTI"), "OK");
+    expect_status(hcmd(c3, "SET %s x", k), "QUEUED");
+    expect_status(hcmd(c3, "DEL %s", k), "QUEUED");
+    expect_status(hcmd(c3, "ZADD %s 1 a 2 b", k), "QUEUED");
+    r = hcmd(c3, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
     void *rep;
     cr_assert_eq(redisGetReply(c1, &rep), REDIS_OK);
     r = rep;
-    cr_assert_eq(r->elements, 3);
-    cr_assert_str_eq(r->element[1]->str, "m");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_str_eq(r->element[0]->str, k);
+    cr_assert_eq(r->element[1]->elements, 2);
     freeReplyObject(r);
+    wait_blocked(c3, 0);
     redisFree(c1);
     redisFree(c2);
+    redisFree(c3);
     server_stop_clean(&srv);
 }
