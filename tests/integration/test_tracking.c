@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct server srv;
 
@@ -52,6 +53,21 @@ static struct raw *resp3_tracker(const char *opts)
     snprintf(cmd, sizeof(cmd), "CLIENT TRACKING ON %s", opts);
     cmd_expect(a, cmd, "+OK\r\n");
     return a;
+}
+
+/* Wait until the server no longer lists client `id` (a closed socket is
+ * noticed by its own thread, asynchronously); a bound, not a timing check. */
+static void wait_client_gone(redisContext *c, long long id)
+{
+    for (int i = 0; i < 1000; i++) {
+        redisReply *r = hcmd(c, "CLIENT LIST ID %lld", id);
+        bool gone = r->type == REDIS_REPLY_STRING && r->len == 0;
+        freeReplyObject(r);
+        if (gone)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("client %lld still listed after 10 s", id);
 }
 
 Test(tracking, resp3_invalidation_from_every_thread)
@@ -105,6 +121,7 @@ Test(tracking, resp2_redirect_to_subscriber)
     send_cmd(a, "HELLO 3");
     free(raw_reply(a, NULL));
     raw_close(red);
+    wait_client_gone(b, rid); /* the close is read on its own thread */
     hset_key(b, key, "w");
     cmd_expect(a, cmd, "$1\r\nw\r\n");
     hset_key(b, key, "x");
