@@ -405,22 +405,6 @@ static void cmd_hrandfield(struct cmd_ctx *c)
 
 /* ---------- HSCAN ---------- */
 
-/* parseScanCursorOrReply: strtoul's rules (sign allowed, no leading space). */
-static bool parse_cursor(const struct arg *a, uint64_t *out)
-{
-    char tmp[64];
-    if (a->len >= sizeof(tmp))
-        return false;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (isspace((unsigned char)tmp[0]) || *end || errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
 
 struct scan_out {
     struct reply r;
@@ -440,32 +424,11 @@ static void scan_pair(void *arg, const char *f, size_t flen, const char *v, size
     reply_bulk(&so->r, v, vlen);
 }
 
-static bool scan_options(struct cmd_ctx *c, long long *count, const struct arg **pat)
-{
-    for (int i = 3; i < c->argc; i += 2) {
-        bool has_value = c->argc - i >= 2;
-        if (arg_eq(&c->argv[i], "count") && has_value) {
-            if (!arg_get_ll(c, &c->argv[i + 1], count))
-                return false;
-            if (*count < 1) {
-                reply_error(&c->r, ERR_SYNTAX);
-                return false;
-            }
-        } else if (arg_eq(&c->argv[i], "match") && has_value) {
-            const struct arg *p = &c->argv[i + 1];
-            *pat = p->len == 1 && p->p[0] == '*' ? NULL : p;
-        } else {
-            reply_error(&c->r, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
 
 static void cmd_hscan(struct cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[2], &cursor)) {
+    if (!scan_parse_cursor(&c->argv[2], &cursor)) {
         reply_error(&c->r, "ERR invalid cursor");
         return;
     }
@@ -474,14 +437,12 @@ static void cmd_hscan(struct cmd_ctx *c)
     if (stop)
         return;
     if (!e) {
-        reply_array(&c->r, 2);
-        reply_bulk(&c->r, "0", 1);
-        reply_array(&c->r, 0);
+        reply_scan_empty(&c->r);
         return;
     }
     long long count = 10;
     const struct arg *pat = NULL;
-    if (!scan_options(c, &count, &pat))
+    if (!scan_parse_options(c, 3, &count, &pat))
         return;
     struct buf items;
     buf_init(&items);

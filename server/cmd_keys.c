@@ -688,27 +688,11 @@ static const struct mso_ops randomkey_ops = {
  * it reaches a slot owned by another thread the cursor names that slot (and
  * the next call goes there), 0 after the last slot. */
 
-/* parseScanCursorOrReply: strtoul's rules (sign allowed, "" is 0, no leading space). */
-static bool parse_cursor(const struct arg *a, uint64_t *out)
-{
-    char stack[64];
-    char *s = a->len < sizeof(stack) ? stack : mi_malloc(a->len + 1);
-    memcpy(s, a->p, a->len);
-    s[a->len] = 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    bool ok = !isspace((unsigned char)s[0]) && *end == 0 && errno != ERANGE;
-    if (s != stack)
-        mi_free(s);
-    *out = v;
-    return ok;
-}
 
 static int scan_route(const struct arg *argv, int argc)
 {
     uint64_t cur;
-    if (argc < 2 || !parse_cursor(&argv[1], &cur))
+    if (argc < 2 || !scan_parse_cursor(&argv[1], &cur))
         return 0;
     return g_slot_owner[cur & SLOT_MASK];
 }
@@ -731,7 +715,7 @@ static void scan_collect(struct entry *e, void *arg)
 static void cmd_scan(struct cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[1], &cursor)) {
+    if (!scan_parse_cursor(&c->argv[1], &cursor)) {
         reply_error(&c->r, "ERR invalid cursor");
         return;
     }

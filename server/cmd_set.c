@@ -434,21 +434,6 @@ static void cmd_spop(struct cmd_ctx *c)
 
 /* ---------- SSCAN ---------- */
 
-static bool parse_cursor(const struct arg *a, uint64_t *out)
-{
-    char tmp[32];
-    if (a->len == 0 || a->len >= sizeof(tmp))
-        return false;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (errno == ERANGE || *end || end == tmp)
-        return false;
-    *out = v;
-    return true;
-}
 
 struct scan_acc {
     struct buf *out;
@@ -472,7 +457,7 @@ static void scan_visit(void *arg, const char *m, size_t n)
 static void cmd_sscan(struct cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[2], &cursor)) {
+    if (!scan_parse_cursor(&c->argv[2], &cursor)) {
         reply_error(&c->r, "ERR invalid cursor");
         return;
     }
@@ -483,31 +468,13 @@ static void cmd_sscan(struct cmd_ctx *c)
         return;
     }
     if (!e) {
-        reply_array(&c->r, 2);
-        reply_bulk(&c->r, "0", 1);
-        reply_array(&c->r, 0);
+        reply_scan_empty(&c->r);
         return;
     }
     long long count = 10;
     const struct arg *pat = NULL;
-    for (int i = 3; i < c->argc; i += 2) {
-        int left = c->argc - i;
-        if (arg_eq(&c->argv[i], "count") && left >= 2) {
-            if (!arg_get_ll(c, &c->argv[i + 1], &count))
-                return;
-            if (count < 1) {
-                reply_error(&c->r, ERR_SYNTAX);
-                return;
-            }
-        } else if (arg_eq(&c->argv[i], "match") && left >= 2) {
-            pat = &c->argv[i + 1];
-            if (pat->len == 1 && pat->p[0] == '*')
-                pat = NULL;
-        } else {
-            reply_error(&c->r, ERR_SYNTAX);
-            return;
-        }
-    }
+    if (!scan_parse_options(c, 3, &count, &pat))
+        return;
     struct buf members;
     buf_init(&members);
     struct scan_acc acc = {.out = &members, .resp = c->r.resp, .pat = pat};

@@ -402,6 +402,12 @@ bool arg_to_long_double(const struct arg *a, long double *out);
 /* Replies the error and returns false when the argument is not an integer. */
 bool arg_get_ll(struct cmd_ctx *c, const struct arg *a, long long *out);
 unsigned arg_slot(const struct arg *a);
+/* HSCAN/SSCAN/ZSCAN/SCAN: the cursor (Redis's parseScanCursorOrReply rules);
+ * COUNT and MATCH from argv[first] on (false after replying the error; a
+ * MATCH of "*" leaves *pat NULL); the reply for a missing key. */
+bool scan_parse_cursor(const struct arg *a, uint64_t *out);
+bool scan_parse_options(struct cmd_ctx *c, int first, long long *count, const struct arg **pat);
+void reply_scan_empty(struct reply *r);
 bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
 void str_tolower(char *s);
 

@@ -9,6 +9,7 @@
 #include "server/pubsub.h" /* pubsub: keyspace events */
 #include "server/tracking.h" /* tracking: invalidation */
 
+#include <mimalloc.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -149,4 +150,53 @@ void clock_calibrate(void)
     uint64_t n1 = mono_ns(), t1 = clock_ticks();
     if (t1 > t0 && n1 > n0)
         g_usec_per_tick = (double)(n1 - n0) / 1000.0 / (double)(t1 - t0);
+}
+
+/* ---- the *SCAN family's shared arguments ---- */
+
+/* parseScanCursorOrReply: strtoul's rules (sign allowed, "" is 0, no leading
+ * space, no trailing bytes, no overflow). */
+bool scan_parse_cursor(const struct arg *a, uint64_t *out)
+{
+    char stack[64];
+    char *s = a->len < sizeof(stack) ? stack : mi_malloc(a->len + 1);
+    memcpy(s, a->p, a->len);
+    s[a->len] = 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    bool ok = !isspace((unsigned char)s[0]) && *end == 0 && errno != ERANGE;
+    if (s != stack)
+        mi_free(s);
+    *out = v;
+    return ok;
+}
+
+bool scan_parse_options(struct cmd_ctx *c, int first, long long *count, const struct arg **pat)
+{
+    for (int i = first; i < c->argc; i += 2) {
+        bool has_value = c->argc - i >= 2;
+        if (arg_eq(&c->argv[i], "count") && has_value) {
+            if (!arg_get_ll(c, &c->argv[i + 1], count))
+                return false;
+            if (*count < 1) {
+                reply_error(&c->r, ERR_SYNTAX);
+                return false;
+            }
+        } else if (arg_eq(&c->argv[i], "match") && has_value) {
+            const struct arg *p = &c->argv[i + 1];
+            *pat = p->len == 1 && p->p[0] == '*' ? NULL : p;
+        } else {
+            reply_error(&c->r, ERR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+void reply_scan_empty(struct reply *r)
+{
+    reply_array(r, 2);
+    reply_bulk(r, "0", 1);
+    reply_array(r, 0);
 }
