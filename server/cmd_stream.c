@@ -521,6 +521,21 @@ static void cmd_xrevrange(struct cmd_ctx *c) { xrange_generic(c, true); }
 
 /* ---------- XDEL XTRIM ---------- */
 
+/* Every ID from argv[first] on (XDEL, XACK): all are checked before any is
+ * used, as Redis does. NULL after replying the error; mi_free the result. */
+static struct sid *parse_id_list(struct cmd_ctx *c, int first)
+{
+    int nids = c->argc - first;
+    struct sid *ids = mi_malloc(sizeof(*ids) * (size_t)nids);
+    for (int j = 0; j < nids; j++) {
+        if (!parse_strict_id(c, &c->argv[first + j], &ids[j], 0, NULL)) {
+            mi_free(ids);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
 static void cmd_xdel(struct cmd_ctx *c)
 {
     bool err;
@@ -532,13 +547,9 @@ static void cmd_xdel(struct cmd_ctx *c)
         return;
     }
     int nids = c->argc - 2;
-    struct sid *ids = mi_malloc(sizeof(*ids) * (size_t)nids);
-    for (int j = 0; j < nids; j++) {
-        if (!parse_strict_id(c, &c->argv[j + 2], &ids[j], 0, NULL)) {
-            mi_free(ids);
-            return;
-        }
-    }
+    struct sid *ids = parse_id_list(c, 2);
+    if (!ids)
+        return;
     int64_t deleted = 0;
     bool first_entry = false;
     for (int j = 0; j < nids; j++) {
@@ -1221,13 +1232,9 @@ static void cmd_xack(struct cmd_ctx *c)
         return;
     }
     int nids = c->argc - 3;
-    struct sid *ids = mi_malloc(sizeof(*ids) * (size_t)nids);
-    for (int j = 0; j < nids; j++) {
-        if (!parse_strict_id(c, &c->argv[j + 3], &ids[j], 0, NULL)) {
-            mi_free(ids);
-            return;
-        }
-    }
+    struct sid *ids = parse_id_list(c, 3);
+    if (!ids)
+        return;
     int64_t acked = 0;
     for (int j = 0; j < nids; j++) {
         struct stream_nack *n = idmap_remove(&g->pel, &ids[j]);
